@@ -1,0 +1,43 @@
+package ep4j.spi;
+
+import ep4j.EpException;
+import ep4j.EpGroup;
+import ep4j.GroupSpec;
+import ep4j.InvalidArgumentException;
+import java.util.Comparator;
+import java.util.List;
+import java.util.ServiceLoader;
+
+/** Finds backends on the class path and picks one for a {@link GroupSpec}. */
+public final class Backends {
+    private Backends() {
+    }
+
+    public static List<Backend> all() {
+        return ServiceLoader.load(Backend.class).stream().map(ServiceLoader.Provider::get)
+                .sorted(Comparator.comparingInt(Backend::priority).reversed()).toList();
+    }
+
+    public static EpGroup open(GroupSpec spec) {
+        List<Backend> backends = all();
+        if (GroupSpec.AUTO.equals(spec.backend())) {
+            for (Backend b : backends) {
+                if (b.isAvailable(spec.size())) {
+                    return b.open(spec);
+                }
+            }
+            throw new EpException("no backend can run " + spec.size() + " ranks here");
+        }
+        for (Backend b : backends) {
+            if (b.name().equals(spec.backend())) {
+                if (!b.isAvailable(spec.size())) {
+                    throw new EpException("backend " + b.name() + " cannot run " + spec.size() + " ranks here: "
+                            + b.unavailableReason(spec.size()));
+                }
+                return b.open(spec);
+            }
+        }
+        throw new InvalidArgumentException("backend", spec.backend(),
+                "one of " + backends.stream().map(Backend::name).toList() + " or \"auto\"");
+    }
+}
