@@ -16,7 +16,16 @@ public final class Dispatched extends OwnedResult {
 
     public Dispatched(Tensor x, Tensor scales, Tensor topkIdx, Tensor topkWeights, Tensor tokensPerExpert,
             int[] tokensPerExpertList, DispatchHandle handle, EpEvent event) {
-        super(x, scales, topkIdx, topkWeights, tokensPerExpert, handle);
+        this(x, scales, topkIdx, topkWeights, tokensPerExpert, tokensPerExpertList, handle, event, true);
+    }
+
+    /**
+     * @param ownsHandle false for a cached dispatch: its handle belongs to the dispatch that made
+     *                   it, and closing this result leaves it open
+     */
+    public Dispatched(Tensor x, Tensor scales, Tensor topkIdx, Tensor topkWeights, Tensor tokensPerExpert,
+            int[] tokensPerExpertList, DispatchHandle handle, EpEvent event, boolean ownsHandle) {
+        super(x, scales, topkIdx, topkWeights, tokensPerExpert, ownsHandle ? handle : null);
         this.x = x;
         this.scales = scales;
         this.topkIdx = topkIdx;

@@ -1,0 +1,122 @@
+// Normal combine: the token's home rank pulls the rows its token took on every rank and sums
+// them in float32 in the fixed order of DESIGN 2.3 (bias0, bias1, then ranks ascending), so the
+// result is bit-identical to the CPU backend. Loads of all ranks are issued before the adds, to
+// keep NVLink reads in flight; the adds themselves stay in rank order.
+#pragma once
+#include "common.cuh"
+
+namespace ep4j {
+
+constexpr int kCombineThreads = 512;
+
+struct CombineParams {
+  int rank;
+  int ranks;
+  int num_tokens;
+  int hidden;        // bf16 elements per row, multiple of 8
+  int topk;          // weights per row, 0 without weights
+  int operation;
+  const uint8_t* is_token_in_rank;  // [T, R]
+  const int* send_row;              // [T, R]
+  const __nv_bfloat16* x[kMaxRanks];  // every rank's expert output [rows_j, H]
+  const float* weights[kMaxRanks];    // every rank's received weights [rows_j, K], or null
+  const __nv_bfloat16* bias0;
+  const __nv_bfloat16* bias1;
+  __nv_bfloat16* out;                 // [T, H]
+  float* out_weights;                 // [T, K]
+  unsigned long long* signals[kMaxRanks];
+  unsigned int* block_counter;
+  unsigned long long seq;
+  long long timeout_ns;
+  ErrorRecord* error;
+};
+
+__device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& v) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const float2 f = __bfloat1622float2(h[i]);
+    acc[2 * i] = __fadd_rn(acc[2 * i], f.x);
+    acc[2 * i + 1] = __fadd_rn(acc[2 * i + 1], f.y);
+  }
+}
+
+__device__ __forceinline__ int4 to_bf16x8(const float (&acc)[8]) {
+  int4 out;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&out);
+#pragma unroll
+  for (int i = 0; i < 4; i++) h[i] = __floats2bfloat162_rn(acc[2 * i], acc[2 * i + 1]);
+  return out;
+}
+
+}  // namespace ep4j
+
+extern "C" __global__ void __launch_bounds__(ep4j::kCombineThreads) ep4j_combine(const __grid_constant__ ep4j::CombineParams p) {
+  using namespace ep4j;
+  const int R = p.ranks;
+  __shared__ int ok;
+  // Our expert output is complete (stream order): tell every reader, then wait for theirs.
+  if (blockIdx.x == 0 && threadIdx.x < R) {
+    __threadfence_system();
+    store_release_sys(p.signals[threadIdx.x] + signal_index(kCombineReady, p.rank), p.seq);
+  }
+  if (threadIdx.x == 0) ok = 1;
+  __syncthreads();
+  if (threadIdx.x < R &&
+      !wait_signal(p.signals[p.rank], kCombineReady, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation))
+    ok = 0;
+  __syncthreads();
+
+  if (ok) {
+    const int lane = threadIdx.x & 31;
+    const int warps_total = gridDim.x * (blockDim.x >> 5);
+    const int chunks = p.hidden >> 3;  // 8 bf16 = 16 bytes
+    for (int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); t < p.num_tokens; t += warps_total) {
+      const __nv_bfloat16* src[kMaxRanks];
+      const float* wsrc[kMaxRanks];
+      int present = 0;
+#pragma unroll
+      for (int j = 0; j < kMaxRanks; j++) {
+        src[j] = nullptr;
+        wsrc[j] = nullptr;
+        if (j < R && p.is_token_in_rank[(long long)t * R + j]) {
+          const long long row = p.send_row[(long long)t * R + j];
+          src[j] = p.x[j] + row * p.hidden;
+          if (p.topk) wsrc[j] = p.weights[j] + row * p.topk;
+          present |= 1 << j;
+        }
+      }
+      const int4* b0 = p.bias0 ? reinterpret_cast<const int4*>(p.bias0 + (long long)t * p.hidden) : nullptr;
+      const int4* b1 = p.bias1 ? reinterpret_cast<const int4*>(p.bias1 + (long long)t * p.hidden) : nullptr;
+      int4* dst = reinterpret_cast<int4*>(p.out + (long long)t * p.hidden);
+      for (int c = lane; c < chunks; c += 32) {
+        int4 v[kMaxRanks];
+#pragma unroll
+        for (int j = 0; j < kMaxRanks; j++)
+          if (present >> j & 1) v[j] = load_volatile_peer(reinterpret_cast<const int4*>(src[j]) + c);
+        float acc[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[i] = 0.0f;
+        if (b0) add_bf16x8(acc, b0[c]);
+        if (b1) add_bf16x8(acc, b1[c]);
+#pragma unroll
+        for (int j = 0; j < kMaxRanks; j++)
+          if (present >> j & 1) add_bf16x8(acc, v[j]);
+        store_stream(dst + c, to_bf16x8(acc));
+      }
+      if (p.topk && lane < p.topk) {
+        float w = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kMaxRanks; j++)
+          if (present >> j & 1) w = __fadd_rn(w, wsrc[j][lane]);
+        p.out_weights[(long long)t * p.topk + lane] = w;
+      }
+    }
+  }
+
+  // Every block is done reading peers: let each peer reuse its output, and wait until every
+  // peer is done with ours before the stream moves on.
+  if (!last_block_done(p.block_counter)) return;
+  if (threadIdx.x < R) store_release_sys(p.signals[threadIdx.x] + signal_index(kCombineDone, p.rank), p.seq);
+  if (threadIdx.x < R) wait_signal(p.signals[p.rank], kCombineDone, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
+}

@@ -1,0 +1,150 @@
+// Shared pieces of the ep4j kernels: the cross-GPU signal protocol, timeouts that end in an
+// error record instead of a trap, and 16-byte row copies.
+#pragma once
+#include <cstdint>
+#include <cuda_bf16.h>
+
+namespace ep4j {
+
+// Intranode groups: every rank's buffers are mapped into every other rank's address space.
+constexpr int kMaxRanks = 8;
+
+// Signal kinds. Each rank's signal array holds, per kind and per source rank, the sequence
+// number of the last collective that source reached; waits are "value >= seq", so nothing is
+// ever reset and a late reader cannot confuse two calls.
+enum SignalKind : int {
+  kNotify = 0,
+  kDispatchArrive = 1,
+  kCombineReady = 2,
+  kCombineDone = 3,
+  kNumSignalKinds = 4
+};
+
+__host__ __device__ constexpr int signal_index(int kind, int source) { return kind * kMaxRanks + source; }
+
+// Error codes written to the host-mapped error record; the host turns them into exceptions.
+enum ErrorCode : int {
+  kOk = 0,
+  kTimeout = 1,
+  kExpertOutOfRange = 2,
+  kWorstTokensOverflow = 3,
+};
+
+// Lives in pinned host memory mapped into the device, so the host reads it after a sync
+// without a copy. The first error wins (CAS on code).
+struct ErrorRecord {
+  int code;
+  int operation;
+  int peer;
+  int pad;
+  long long seen;
+  long long expected;
+  long long detail;
+};
+
+__device__ __forceinline__ uint64_t global_timer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ __forceinline__ void store_release_sys(unsigned long long* addr, unsigned long long value) {
+  asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(addr), "l"(value) : "memory");
+}
+
+__device__ __forceinline__ unsigned long long load_acquire_sys(const unsigned long long* addr) {
+  unsigned long long v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(addr) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void record_error(ErrorRecord* err, int code, int operation, int peer, long long seen,
+                                             long long expected, long long detail) {
+  if (atomicCAS(&err->code, 0, code) == 0) {
+    err->operation = operation;
+    err->peer = peer;
+    err->seen = seen;
+    err->expected = expected;
+    err->detail = detail;
+    __threadfence_system();
+  }
+}
+
+// Spins until signals[idx] >= seq. On timeout it records who was missing and returns false,
+// so kernels finish and the host raises EpTimeoutException instead of the GPU trapping.
+__device__ __forceinline__ bool wait_signal(const unsigned long long* signals, int kind, int peer,
+                                            unsigned long long seq, long long timeout_ns, ErrorRecord* err,
+                                            int operation) {
+  const unsigned long long* addr = signals + signal_index(kind, peer);
+  unsigned long long v = load_acquire_sys(addr);
+  if (v >= seq) return true;
+  const uint64_t start = global_timer_ns();
+  while (true) {
+    v = load_acquire_sys(addr);
+    if (v >= seq) return true;
+    if (*(volatile int*)&err->code != 0) return false;  // another wait already failed: stop early
+    if ((long long)(global_timer_ns() - start) > timeout_ns) {
+      record_error(err, kTimeout, operation, peer, (long long)v, (long long)seq, kind);
+      return false;
+    }
+    __nanosleep(64);
+  }
+}
+
+__device__ __forceinline__ int4 load_stream(const int4* p) {
+  int4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.s32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ int4 load_volatile_peer(const int4* p) {
+  // Peer memory written before a release/acquire handshake: a plain (weak) load after the
+  // acquire is enough, but it must not use the non-coherent path.
+  int4 v;
+  asm volatile("ld.global.v4.s32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ void store_stream(int4* p, const int4& v) {
+  asm volatile("st.global.L1::no_allocate.v4.s32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z),
+               "r"(v.w)
+               : "memory");
+}
+
+// One warp copies `bytes` (a multiple of 16) from src to dst, four 16-byte loads in flight per lane.
+__device__ __forceinline__ void warp_copy_row(uint8_t* dst, const uint8_t* src, int bytes, int lane) {
+  const int4* s = reinterpret_cast<const int4*>(src);
+  int4* d = reinterpret_cast<int4*>(dst);
+  const int n = bytes >> 4;
+  int i = lane;
+  for (; i + 96 < n; i += 128) {
+    int4 a = load_stream(s + i), b = load_stream(s + i + 32), c = load_stream(s + i + 64), e = load_stream(s + i + 96);
+    store_stream(d + i, a);
+    store_stream(d + i + 32, b);
+    store_stream(d + i + 64, c);
+    store_stream(d + i + 96, e);
+  }
+  for (; i < n; i += 32) store_stream(d + i, load_stream(s + i));
+}
+
+// Counts blocks that finished; returns true in exactly one block (the last), after a system
+// fence so every block's writes are visible before that block signals peers.
+__device__ __forceinline__ bool last_block_done(unsigned int* counter) {
+  __shared__ int is_last;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence_system();
+    unsigned int ticket = atomicAdd(counter, 1u);
+    is_last = (ticket == gridDim.x - 1);
+    if (is_last) {
+      __threadfence_system();
+      *counter = 0;  // the next kernel on this stream starts after this one ends
+    }
+  }
+  __syncthreads();
+  return is_last != 0;
+}
+
+}  // namespace ep4j

@@ -1,0 +1,71 @@
+// Dispatch layout (DESIGN 2.1): which ranks each token goes to, and per-rank / per-expert counts.
+#pragma once
+#include "common.cuh"
+
+namespace ep4j {
+
+struct LayoutParams {
+  const void* topk_idx;  // [T, K] int64 or int32
+  int idx_is_64;
+  int num_tokens;
+  int topk;
+  int num_experts;
+  int ranks;
+  int local_experts;
+  int* tokens_per_rank;     // [R], zeroed before the launch
+  int* tokens_per_expert;   // [E], zeroed before the launch
+  uint8_t* is_token_in_rank;  // [T, R]
+  ErrorRecord* error;
+};
+
+constexpr int kLayoutThreads = 256;
+constexpr int kLayoutMaxSharedExperts = 4096;
+
+__device__ __forceinline__ long long topk_at(const void* idx, int is64, long long i) {
+  return is64 ? reinterpret_cast<const long long*>(idx)[i] : (long long)reinterpret_cast<const int*>(idx)[i];
+}
+
+}  // namespace ep4j
+
+// A thread per token. Histograms go through shared memory first, so global atomics are one
+// per (block, expert) rather than one per (token, slot).
+extern "C" __global__ void __launch_bounds__(ep4j::kLayoutThreads) ep4j_layout(const __grid_constant__ ep4j::LayoutParams p) {
+  using namespace ep4j;
+  __shared__ int s_expert[kLayoutMaxSharedExperts];
+  __shared__ int s_rank[kMaxRanks];
+  const bool shared_hist = p.num_experts <= kLayoutMaxSharedExperts;
+  if (shared_hist)
+    for (int e = threadIdx.x; e < p.num_experts; e += blockDim.x) s_expert[e] = 0;
+  if (threadIdx.x < kMaxRanks) s_rank[threadIdx.x] = 0;
+  __syncthreads();
+
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t < p.num_tokens) {
+    unsigned int mask = 0;
+    const long long base = (long long)t * p.topk;
+    for (int k = 0; k < p.topk; k++) {
+      const long long e = topk_at(p.topk_idx, p.idx_is_64, base + k);
+      if (e == -1) continue;
+      if (e < -1 || e >= p.num_experts) {
+        record_error(p.error, kExpertOutOfRange, 0, -1, e, p.num_experts, base + k);
+        continue;
+      }
+      bool seen = false;  // a token counts once per expert even if a slot repeats it
+      for (int j = 0; j < k; j++) seen |= topk_at(p.topk_idx, p.idx_is_64, base + j) == e;
+      if (seen) continue;
+      if (shared_hist) atomicAdd(&s_expert[e], 1);
+      else atomicAdd(&p.tokens_per_expert[e], 1);
+      mask |= 1u << (int)(e / p.local_experts);
+    }
+    for (int r = 0; r < p.ranks; r++) {
+      const bool in = (mask >> r) & 1u;
+      p.is_token_in_rank[(long long)t * p.ranks + r] = in;
+      if (in) atomicAdd(&s_rank[r], 1);
+    }
+  }
+  __syncthreads();
+  if (shared_hist)
+    for (int e = threadIdx.x; e < p.num_experts; e += blockDim.x)
+      if (s_expert[e]) atomicAdd(&p.tokens_per_expert[e], s_expert[e]);
+  if (threadIdx.x < p.ranks && s_rank[threadIdx.x]) atomicAdd(&p.tokens_per_rank[threadIdx.x], s_rank[threadIdx.x]);
+}

@@ -1,0 +1,57 @@
+package ep4j.cuda;
+
+import ep4j.EpGroup;
+import ep4j.GroupSpec;
+import ep4j.cuda.driver.CudaDevice;
+import ep4j.cuda.driver.Driver;
+import ep4j.cuda.kernel.Kernels;
+import ep4j.spi.Backend;
+
+/** The GPU backend: one rank per local GPU (Hopper or newer), kernels from the build's fatbin. */
+public final class CudaBackend implements Backend {
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public int priority() {
+        return 10;
+    }
+
+    @Override
+    public boolean isAvailable(int ranks) {
+        return unavailableReason(ranks) == null;
+    }
+
+    /** Null when available. */
+    @Override
+    public String unavailableReason(int ranks) {
+        if (!Kernels.built()) {
+            return "the CUDA kernels were not built (nvcc was absent when ep4j-cuda was compiled)";
+        }
+        if (!Driver.isAvailable()) {
+            return Driver.unavailableReason();
+        }
+        int count = Driver.deviceCount();
+        if (count < ranks) {
+            return ranks + " ranks need " + ranks + " GPUs; this machine has " + count;
+        }
+        if (ranks > Kernels.MAX_RANKS) {
+            return "the intranode kernels take at most " + Kernels.MAX_RANKS + " GPUs";
+        }
+        for (int i = 0; i < ranks; i++) {
+            CudaDevice d = CudaDevice.get(i);
+            if (d.computeCapability() < 90) {
+                return "GPU " + i + " (" + d.name() + ") has compute capability " + d.computeCapability() / 10 + "."
+                        + d.computeCapability() % 10 + "; the kernels need 9.0 (Hopper) or newer";
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public EpGroup open(GroupSpec spec) {
+        return new CudaGroup(spec.size());
+    }
+}

@@ -1,0 +1,530 @@
+package ep4j.cuda;
+
+import ep4j.BufferSpec;
+import ep4j.CombineArgs;
+import ep4j.Combined;
+import ep4j.Config;
+import ep4j.DType;
+import ep4j.DispatchArgs;
+import ep4j.DispatchHandle;
+import ep4j.DispatchLayout;
+import ep4j.Dispatched;
+import ep4j.EpBuffer;
+import ep4j.EpEvent;
+import ep4j.InvalidArgumentException;
+import ep4j.LowLatencyCombineArgs;
+import ep4j.LowLatencyCombined;
+import ep4j.LowLatencyDispatchArgs;
+import ep4j.LowLatencyDispatched;
+import ep4j.LowLatencyHandle;
+import ep4j.Tensor;
+import ep4j.check.RequestValidator;
+import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.CudaEvent;
+import ep4j.cuda.driver.CudaStream;
+import ep4j.cuda.driver.DeviceMemory;
+import ep4j.cuda.driver.KernelArgs;
+import ep4j.cuda.driver.PinnedHostMemory;
+import ep4j.cuda.exchange.RankExchange;
+import ep4j.cuda.kernel.Kernels;
+import ep4j.cuda.kernel.ParamStruct;
+import ep4j.cuda.memory.DevicePool;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * One rank's buffer on its GPU: the signal array and mailbox that peers write into, the
+ * rank's communication stream, and a caching pool for outputs. Calls are made from the rank's
+ * thread; every normal call runs on the communication stream and synchronizes with peers
+ * through GPU signals (common.cuh), and exchanges output pointers through the host.
+ */
+final class CudaBuffer implements EpBuffer {
+    private static final long SIGNAL_BYTES = (long) Kernels.SIGNAL_KINDS * Kernels.MAX_RANKS * 8;
+    private static final long MAILBOX_BYTES = 2L * Kernels.MAX_RANKS * Kernels.MAILBOX_ROW_INTS * 4;
+    private static final int EVENT_RING = 256;
+
+    private final CudaGroup group;
+    private final int rank;
+    private final BufferSpec spec;
+    private final CudaContext context;
+    private final Kernels kernels;
+    private final RankExchange exchange;
+    private final RequestValidator validator;
+    private final CudaStream stream;
+    private final DevicePool pool;
+    private final DeviceMemory signals;
+    private final DeviceMemory mailbox;
+    private final DeviceMemory scratch;
+    private final PinnedHostMemory summary;
+    private final DeviceErrors errors;
+    private final KernelArgs args = new KernelArgs();
+    private final ParamStruct params = new ParamStruct();
+    private final CudaEvent[] events = new CudaEvent[EVENT_RING];
+    private final long timeoutNanos;
+    private CudaBuffer[] peers;
+    private long seq;
+    private int nextEvent;
+    private volatile boolean closed;
+    private volatile String broken;
+
+    CudaBuffer(CudaGroup group, int rank, BufferSpec spec, RankExchange exchange) {
+        this.group = group;
+        this.rank = rank;
+        this.spec = spec;
+        this.context = group.context(rank);
+        this.kernels = group.kernels(rank);
+        this.exchange = exchange;
+        this.validator = new RequestValidator(this, group.size(), rank, spec);
+        this.timeoutNanos = spec.timeout().toNanos();
+        context.makeCurrent();
+        this.stream = CudaStream.create(context, true);
+        this.pool = new DevicePool(context);
+        this.signals = DeviceMemory.allocate(context, SIGNAL_BYTES);
+        this.signals.fill((byte) 0);
+        this.mailbox = DeviceMemory.allocate(context, MAILBOX_BYTES);
+        this.scratch = DeviceMemory.allocate(context, 256);
+        this.scratch.fill((byte) 0);
+        this.summary = PinnedHostMemory.allocate(context, 4L * (Kernels.MAX_EXPERTS + 16));
+        this.errors = new DeviceErrors(context, rank);
+        for (int i = 0; i < EVENT_RING; i++) {
+            events[i] = CudaEvent.create(context, false);
+        }
+    }
+
+    void connect(CudaBuffer[] all) {
+        this.peers = all;
+    }
+
+    private long blockCounter() {
+        return scratch.address();
+    }
+
+    private long recvTotal() {
+        return scratch.address() + 64;
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int ranks() {
+        return group.size();
+    }
+
+    @Override
+    public BufferSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public int device() {
+        return rank;
+    }
+
+    CudaStream stream() {
+        return stream;
+    }
+
+    DevicePool pool() {
+        return pool;
+    }
+
+    private void ensureUsable() {
+        if (closed) {
+            throw new IllegalStateException("EpBuffer of rank " + rank + " was closed");
+        }
+        if (broken != null) {
+            throw new IllegalStateException("EpBuffer of rank " + rank + " is unusable after an earlier failure: " + broken);
+        }
+    }
+
+    private void checkLimits(int numExperts) {
+        if (group.size() > Kernels.MAX_RANKS) {
+            throw new InvalidArgumentException("ranks", group.size(), "at most " + Kernels.MAX_RANKS + " GPUs (one node)");
+        }
+        if (numExperts > Kernels.MAX_EXPERTS) {
+            throw new InvalidArgumentException("numExperts", numExperts, "at most " + Kernels.MAX_EXPERTS + " on the GPU backend");
+        }
+    }
+
+    private long[] peerAddresses(java.util.function.ToLongFunction<CudaBuffer> f) {
+        long[] out = new long[group.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = f.applyAsLong(peers[i]);
+        }
+        return out;
+    }
+
+    /** Waits for the stream and raises what the kernels flagged. */
+    private void complete(String operation, int topk) {
+        stream.synchronize();
+        check(operation, topk);
+    }
+
+    private void check(String operation, int topk) {
+        try {
+            errors.raise(operation, timeoutNanos / 1_000_000, topk);
+        } catch (ep4j.EpTimeoutException e) {
+            broken = e.getMessage();
+            throw e;
+        }
+    }
+
+    private EpEvent finish(String operation, boolean async, int topk) {
+        if (!async) {
+            complete(operation, topk);
+            return EpEvent.completed();
+        }
+        CudaEvent e = events[nextEvent++ % EVENT_RING];
+        e.record(stream);
+        return new CudaEpEvent(e, () -> check(operation, topk));
+    }
+
+    private void awaitPrevious(EpEvent previous) {
+        if (previous == null) {
+            return;
+        }
+        if (previous instanceof CudaEpEvent ce) {
+            stream.waitEvent(ce.cudaEvent());
+        } else {
+            previous.await();
+        }
+    }
+
+    private int blocks(Config config, long bytes) {
+        int sms = context.device().multiprocessorCount();
+        int n = config.isAuto() ? AutoConfig.sms(bytes, group.size()) : config.numSms();
+        return Math.max(1, Math.min(n, sms));
+    }
+
+    // ---------------------------------------------------------------- layout
+
+    @Override
+    public DispatchLayout layout(Tensor topkIdx, int numExperts) {
+        ensureUsable();
+        validator.layout(topkIdx, numExperts);
+        checkLimits(numExperts);
+        int t = (int) topkIdx.dim(0);
+        int k = (int) topkIdx.dim(1);
+        int r = group.size();
+        context.makeCurrent();
+        Tensor perRank = pool.tensor(DType.INT32, r);
+        Tensor perExpert = pool.tensor(DType.INT32, numExperts);
+        Tensor inRank = pool.tensor(DType.UINT8, t, r);
+        DeviceMemory.zeroAsync(perRank.address(), 4L * r, stream);
+        DeviceMemory.zeroAsync(perExpert.address(), 4L * numExperts, stream);
+        if (t > 0) {
+            params.begin().ptr(topkIdx.address()).i32(topkIdx.dtype() == DType.INT64 ? 1 : 0).i32(t).i32(k)
+                    .i32(numExperts).i32(r).i32(numExperts / r).ptr(perRank.address()).ptr(perExpert.address())
+                    .ptr(inRank.address()).ptr(errors.devicePointer());
+            kernels.layout.launch((t + Kernels.LAYOUT_THREADS - 1) / Kernels.LAYOUT_THREADS, 1,
+                    Kernels.LAYOUT_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        }
+        try {
+            complete("layout", k);
+        } catch (RuntimeException e) {
+            perRank.close();
+            perExpert.close();
+            inRank.close();
+            throw e;
+        }
+        return new DispatchLayout(numExperts, t, perRank, perExpert, inRank);
+    }
+
+    // ---------------------------------------------------------------- dispatch
+
+    /** What a handle keeps besides the common fields: counts for cached dispatch. */
+    record HandleState(int[] tokensPerExpert, Tensor tokensPerExpertDevice, Tensor receivedRows, boolean worstSized)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            tokensPerExpertDevice.close();
+            receivedRows.close();
+        }
+    }
+
+    private record Outputs(Tensor x, Tensor scales, Tensor idx, Tensor weights, Tensor source) {
+        long[] pointers() {
+            return new long[] {x.address(), scales == null ? 0 : scales.address(), idx == null ? 0 : idx.address(),
+                    weights == null ? 0 : weights.address(), source.address()};
+        }
+
+        void close() {
+            for (Tensor t : new Tensor[] {x, scales, idx, weights, source}) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+        }
+    }
+
+    private Outputs allocateOutputs(DispatchArgs a, long rows, boolean withTopk) {
+        Tensor x = a.x();
+        Tensor scales = a.scales();
+        Tensor outX = pool.tensor(x.dtype(), rows, x.dim(1));
+        Tensor outS = scales == null ? null : pool.tensor(scales.dtype(), rows, scales.dim(1));
+        Tensor idx = null;
+        Tensor w = null;
+        if (withTopk && a.topkIdx() != null) {
+            idx = pool.tensor(a.topkIdx().dtype(), rows, a.topkIdx().dim(1));
+            if (a.topkWeights() != null) {
+                w = pool.tensor(DType.FLOAT32, rows, a.topkIdx().dim(1));
+            }
+        }
+        Tensor source = pool.tensor(DType.INT32, rows);
+        return new Outputs(outX, outS, idx, w, source);
+    }
+
+    @Override
+    public Dispatched dispatch(DispatchArgs a) {
+        ensureUsable();
+        validator.dispatch(a);
+        DispatchHandle cached = a.cachedHandle();
+        if (cached == null) {
+            checkLimits(a.layout().numExperts());
+        }
+        context.makeCurrent();
+        awaitPrevious(a.previous());
+        final long call = ++seq;
+        final int r = group.size();
+        final Tensor x = a.x();
+        final int t = (int) x.dim(0);
+        final int topk = cached == null && a.topkIdx() != null ? (int) a.topkIdx().dim(1) : 0;
+        final String op = "dispatch";
+
+        Tensor sendRow;
+        Tensor inRank;
+        Tensor offsets;
+        Tensor tpeDevice;
+        int[] tpeHost = null;
+        long rows;
+        Outputs out;
+        int worst = a.numWorstTokens();
+        long receivedRows = recvTotal();
+        if (cached != null) {
+            HandleState state = (HandleState) cached.backendState();
+            receivedRows = state.receivedRows().address();
+            sendRow = cached.sendRow();
+            inRank = cached.isTokenInRank();
+            offsets = cached.sourceRankOffsets();
+            rows = cached.numRows();
+            tpeHost = state.tokensPerExpert();
+            int local = (int) state.tokensPerExpertDevice().dim(0);
+            tpeDevice = pool.tensor(DType.INT32, local);
+            DeviceMemory.copy(tpeDevice.address(), state.tokensPerExpertDevice().address(), 4L * local, stream);
+            out = allocateOutputs(a, rows, false);
+            // A worst-sized routing keeps its unused tail rows defined in every later dispatch.
+            worst = state.worstSized() ? (int) rows : 0;
+        } else {
+            DispatchLayout layout = a.layout();
+            int experts = layout.numExperts();
+            int local = experts / r;
+            sendRow = pool.tensor(DType.INT32, t, r);
+            inRank = pool.tensor(DType.UINT8, t, r);
+            offsets = pool.tensor(DType.INT32, r + 1);
+            tpeDevice = pool.tensor(DType.INT32, local);
+            if ((long) t * r > 0) {
+                DeviceMemory.copy(inRank.address(), layout.isTokenInRank().address(), (long) t * r, stream);
+            }
+            if (worst > 0) {
+                out = allocateOutputs(a, worst, true);
+            } else {
+                out = null;
+            }
+            launchNotify(call, t, experts, local, a.expertAlignment(), worst, inRank, layout.tokensPerExpert(), sendRow,
+                    offsets, tpeDevice);
+            if (worst > 0) {
+                rows = worst;
+            } else {
+                try {
+                    complete(op, topk);
+                } catch (RuntimeException e) {
+                    for (Tensor z : new Tensor[] {sendRow, inRank, offsets, tpeDevice}) {
+                        z.close();
+                    }
+                    throw e;
+                }
+                rows = summary.getIntVolatile(0);
+                tpeHost = new int[local];
+                for (int l = 0; l < local; l++) {
+                    tpeHost[l] = summary.getIntVolatile(4L * (1 + l));
+                }
+                out = allocateOutputs(a, rows, true);
+            }
+        }
+
+        Object[] all = exchange.allGather(rank, op, out.pointers(), timeoutNanos);
+        long[][] ptrs = new long[5][r];
+        for (int j = 0; j < r; j++) {
+            long[] p = (long[]) all[j];
+            for (int f = 0; f < 5; f++) {
+                ptrs[f][j] = p[f];
+            }
+        }
+        int rowBytes = (int) x.rowBytes();
+        int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
+        long bytes = (long) t * rowBytes * r;
+        int grid = blocks(a.config(), bytes);
+        int localExperts = (int) tpeDevice.dim(0);
+        params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.idx() == null ? 0 : topk)
+                .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
+                .i32(worst).i32(1)
+                .ptr(x.address()).ptr(a.scales() == null ? 0 : a.scales().address())
+                .ptr(a.topkIdx() == null ? 0 : a.topkIdx().address())
+                .ptr(a.topkWeights() == null ? 0 : a.topkWeights().address())
+                .ptr(inRank.address()).ptr(sendRow.address()).ptr(receivedRows)
+                .ptrs(ptrs[0], Kernels.MAX_RANKS).ptrs(ptrs[1], Kernels.MAX_RANKS).ptrs(ptrs[2], Kernels.MAX_RANKS)
+                .ptrs(ptrs[3], Kernels.MAX_RANKS).ptrs(ptrs[4], Kernels.MAX_RANKS)
+                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
+                .ptr(blockCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+        kernels.dispatch.launch(grid, 1, Kernels.DISPATCH_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        EpEvent event;
+        try {
+            event = finish(op, a.async(), topk);
+        } catch (RuntimeException e) {
+            out.close();
+            if (cached == null) {
+                for (Tensor z : new Tensor[] {sendRow, inRank, offsets}) {
+                    z.close();
+                }
+            }
+            tpeDevice.close();
+            throw e;
+        }
+        DispatchHandle handle;
+        if (cached != null) {
+            handle = cached;
+            out.source().close();
+        } else {
+            Tensor tpeKeep = pool.tensor(DType.INT32, localExperts);
+            DeviceMemory.copy(tpeKeep.address(), tpeDevice.address(), 4L * localExperts, stream);
+            Tensor received = pool.tensor(DType.INT32, 1);
+            DeviceMemory.copy(received.address(), recvTotal(), 4, stream);
+            handle = new DispatchHandle(this, rank, r, t, spec.hidden(), rows, inRank, sendRow, out.source(), offsets,
+                    new HandleState(tpeHost, tpeKeep, received, worst > 0));
+        }
+        return new Dispatched(out.x(), out.scales(), out.idx(), out.weights(), tpeDevice, tpeHost, handle, event,
+                cached == null);
+    }
+
+    private void launchNotify(long call, int t, int experts, int local, int alignment, int worst, Tensor inRank,
+            Tensor tokensPerExpert, Tensor sendRow, Tensor offsets, Tensor tpe) {
+        params.begin().i32(rank).i32(group.size()).i32(t).i32(experts).i32(local).i32(alignment).i32(worst)
+                .ptr(inRank.address()).ptr(tokensPerExpert.address())
+                .ptrs(peerAddresses(b -> b.mailbox.address()), Kernels.MAX_RANKS)
+                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
+                .i64(call).i64(timeoutNanos).ptr(sendRow.address()).ptr(offsets.address()).ptr(tpe.address())
+                .ptr(recvTotal()).ptr(summary.devicePointer()).ptr(errors.devicePointer());
+        kernels.notify.launch(1, 1, Kernels.NOTIFY_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+    }
+
+    // ---------------------------------------------------------------- combine
+
+    @Override
+    public Combined combine(CombineArgs a) {
+        ensureUsable();
+        validator.combine(a);
+        context.makeCurrent();
+        awaitPrevious(a.previous());
+        final long call = ++seq;
+        final DispatchHandle h = a.handle();
+        final int r = group.size();
+        final int t = h.numTokens();
+        final int hidden = spec.hidden();
+        final int topk = a.topkWeights() == null ? 0 : (int) a.topkWeights().dim(1);
+        Tensor out = pool.tensor(DType.BF16, t, hidden);
+        Tensor outW = topk == 0 ? null : pool.tensor(DType.FLOAT32, t, topk);
+        Object[] all = exchange.allGather(rank, "combine",
+                new long[] {a.x().address(), a.topkWeights() == null ? 0 : a.topkWeights().address()}, timeoutNanos);
+        long[] xs = new long[r];
+        long[] ws = new long[r];
+        for (int j = 0; j < r; j++) {
+            xs[j] = ((long[]) all[j])[0];
+            ws[j] = ((long[]) all[j])[1];
+        }
+        long bytes = (long) t * hidden * 2 * r;
+        int grid = blocks(a.config(), bytes);
+        params.begin().i32(rank).i32(r).i32(t).i32(hidden).i32(topk).i32(2)
+                .ptr(h.isTokenInRank().address()).ptr(h.sendRow().address())
+                .ptrs(xs, Kernels.MAX_RANKS).ptrs(ws, Kernels.MAX_RANKS)
+                .ptr(a.bias0() == null ? 0 : a.bias0().address()).ptr(a.bias1() == null ? 0 : a.bias1().address())
+                .ptr(out.address()).ptr(outW == null ? 0 : outW.address())
+                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
+                .ptr(blockCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+        kernels.combine.launch(grid, 1, Kernels.COMBINE_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        EpEvent event;
+        try {
+            event = finish("combine", a.async(), 0);
+        } catch (RuntimeException e) {
+            out.close();
+            if (outW != null) {
+                outW.close();
+            }
+            throw e;
+        }
+        return new Combined(out, outW, event);
+    }
+
+    // ---------------------------------------------------------------- low latency
+
+    @Override
+    public LowLatencyDispatched lowLatencyDispatch(LowLatencyDispatchArgs args) {
+        ensureUsable();
+        validator.lowLatencyDispatch(args);
+        throw new UnsupportedOperationException(
+                "low-latency dispatch is not implemented on the CUDA backend yet; use the CPU backend");
+    }
+
+    @Override
+    public LowLatencyCombined lowLatencyCombine(LowLatencyCombineArgs args) {
+        ensureUsable();
+        validator.lowLatencyCombine(args);
+        throw new UnsupportedOperationException(
+                "low-latency combine is not implemented on the CUDA backend yet; use the CPU backend");
+    }
+
+    @Override
+    public Tensor lowLatencyCombineInput(LowLatencyHandle handle) {
+        ensureUsable();
+        throw new UnsupportedOperationException("low-latency zero-copy is not implemented on the CUDA backend yet");
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /** Peer-write bandwidth probe: copies {@code bytes} from {@code src} to {@code dst} with {@code blocks} blocks. */
+    void launchCopy(long dst, long src, long bytes, int blocks) {
+        args.reset().ptr(dst).ptr(src).i64(bytes);
+        kernels.copy.launch(blocks, 1, Kernels.COPY_THREADS, 0, stream, args);
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        context.makeCurrent();
+        try {
+            stream.synchronize();
+        } finally {
+            for (CudaEvent e : events) {
+                e.close();
+            }
+            stream.close();
+            pool.close();
+            signals.close();
+            mailbox.close();
+            scratch.close();
+            summary.close();
+            errors.close();
+            args.close();
+            params.close();
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package ep4j.cuda;
+
+import ep4j.BufferSpec;
+import ep4j.DType;
+import ep4j.EpBuffers;
+import ep4j.EpGroup;
+import ep4j.InvalidArgumentException;
+import ep4j.Tensor;
+import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.DeviceMemory;
+import ep4j.cuda.exchange.RankExchange;
+import ep4j.cuda.kernel.Kernels;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** One JVM driving GPUs 0..R-1 as ranks 0..R-1, with peer access between every pair. */
+final class CudaGroup implements EpGroup {
+    private final CudaContext[] contexts;
+    private final Kernels[] kernels;
+    private final List<RankExchange> exchanges = new CopyOnWriteArrayList<>();
+    private final List<EpBuffers> buffers = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    CudaGroup(int ranks) {
+        contexts = new CudaContext[ranks];
+        kernels = new Kernels[ranks];
+        try {
+            for (int r = 0; r < ranks; r++) {
+                contexts[r] = CudaContext.open(r);
+                contexts[r].makeCurrent();
+                kernels[r] = Kernels.load(contexts[r]);
+            }
+            for (int a = 0; a < ranks; a++) {
+                for (int b = 0; b < ranks; b++) {
+                    if (a != b) {
+                        contexts[a].enablePeerAccess(contexts[b]);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    CudaContext context(int rank) {
+        return contexts[rank];
+    }
+
+    Kernels kernels(int rank) {
+        return kernels[rank];
+    }
+
+    void register(RankExchange exchange) {
+        exchanges.add(exchange);
+    }
+
+    @Override
+    public String backend() {
+        return "cuda";
+    }
+
+    @Override
+    public int size() {
+        return contexts.length;
+    }
+
+    @Override
+    public int[] localRanks() {
+        return java.util.stream.IntStream.range(0, contexts.length).toArray();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("EpGroup (cuda) was closed");
+        }
+    }
+
+    private CudaContext rankContext(int rank) {
+        if (rank < 0 || rank >= contexts.length) {
+            throw new InvalidArgumentException("rank", rank, "0 to " + (contexts.length - 1));
+        }
+        return contexts[rank];
+    }
+
+    @Override
+    public EpBuffers allocate(BufferSpec spec) {
+        ensureOpen();
+        EpBuffers b = new CudaBuffers(this, spec.conclude());
+        buffers.add(b);
+        return b;
+    }
+
+    @Override
+    public Tensor allocate(int rank, DType dtype, long... shape) {
+        ensureOpen();
+        CudaContext ctx = rankContext(rank);
+        long bytes = dtype.byteSize();
+        for (long s : shape) {
+            bytes = Math.multiplyExact(bytes, s);
+        }
+        DeviceMemory m = DeviceMemory.allocate(ctx, Math.max(bytes, 16));
+        m.fill((byte) 0);
+        return Tensor.owned(null, m.address(), rank, dtype, m, shape);
+    }
+
+    @Override
+    public Tensor upload(int rank, Tensor host) {
+        Tensor t = allocate(rank, host.dtype(), host.shape());
+        if (host.byteSize() > 0) {
+            rankContext(rank).makeCurrent();
+            DeviceMemory.copyFromHost(host.segment(), t.address());
+        }
+        return t;
+    }
+
+    @Override
+    public Tensor download(Tensor tensor) {
+        ensureOpen();
+        Tensor host = Tensor.allocateHost(tensor.dtype(), tensor.shape());
+        if (tensor.isHost()) {
+            host.segment().copyFrom(tensor.segment());
+        } else if (tensor.byteSize() > 0) {
+            rankContext(tensor.device()).makeCurrent();
+            // Results are produced on the ranks' communication streams; the synchronous copy
+            // waits for them only if they were synchronous calls, so finish the device first.
+            rankContext(tensor.device()).synchronize();
+            DeviceMemory.copyToHost(tensor.address(), host.segment());
+        }
+        return host;
+    }
+
+    @Override
+    public void abort(Throwable cause) {
+        exchanges.forEach(e -> e.abort(cause));
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        buffers.forEach(EpBuffers::close);
+        for (int r = 0; r < contexts.length; r++) {
+            if (kernels[r] != null) {
+                contexts[r].makeCurrent();
+                kernels[r].close();
+            }
+            if (contexts[r] != null) {
+                contexts[r].close();
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package ep4j.cuda.kernel;
+
+import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.CudaFunction;
+import ep4j.cuda.driver.CudaModule;
+
+/** The ep4j kernels of one device, loaded once from the fatbin the build put in the jar. */
+public final class Kernels implements AutoCloseable {
+    public static final String FATBIN = "ep4j/cuda/ep4j.fatbin";
+
+    /** Compile-time limits shared with src/main/cuda (common.cuh, notify.cuh). */
+    public static final int MAX_RANKS = 8;
+    public static final int MAX_EXPERTS = 4096;
+    public static final int MAILBOX_ROW_INTS = MAX_RANKS + MAX_EXPERTS;
+    public static final int SIGNAL_KINDS = 4;
+    public static final int LAYOUT_THREADS = 256;
+    public static final int NOTIFY_THREADS = 1024;
+    public static final int DISPATCH_THREADS = 512;
+    public static final int COMBINE_THREADS = 512;
+    public static final int COPY_THREADS = 512;
+
+    private final CudaModule module;
+    public final CudaFunction layout;
+    public final CudaFunction notify;
+    public final CudaFunction dispatch;
+    public final CudaFunction combine;
+    public final CudaFunction copy;
+
+    private Kernels(CudaModule module) {
+        this.module = module;
+        this.layout = module.function("ep4j_layout");
+        this.notify = module.function("ep4j_notify");
+        this.dispatch = module.function("ep4j_dispatch");
+        this.combine = module.function("ep4j_combine");
+        this.copy = module.function("ep4j_copy");
+    }
+
+    public static Kernels load(CudaContext context) {
+        return new Kernels(CudaModule.loadResource(context, FATBIN));
+    }
+
+    /** Whether the build compiled the kernels into this jar (it does not without nvcc). */
+    public static boolean built() {
+        return Kernels.class.getClassLoader().getResource(FATBIN) != null;
+    }
+
+    @Override
+    public void close() {
+        module.close();
+    }
+}

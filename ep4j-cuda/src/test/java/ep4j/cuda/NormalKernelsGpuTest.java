@@ -1,0 +1,92 @@
+package ep4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import ep4j.Config;
+import ep4j.EpGroup;
+import ep4j.cuda.driver.Driver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The GPU backend's normal kernels against the CPU backend, bit for bit: layout, dispatch
+ * (bf16 and fp8, fresh, cached and worst-case sized) and combine (weights, two biases), on as
+ * many GPUs as the machine has and on one.
+ */
+@Tag("gpu")
+class NormalKernelsGpuTest {
+    private static final List<EpGroup> GPU = new ArrayList<>();
+    private static final List<EpGroup> CPU = new ArrayList<>();
+
+    @BeforeAll
+    static void groups() {
+        assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
+        int gpus = Math.min(Driver.deviceCount(), 8);
+        for (int r : gpus > 1 ? new int[] {1, gpus} : new int[] {1}) {
+            GPU.add(EpGroup.localGpus(r));
+            CPU.add(EpGroup.cpu(r));
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        GPU.forEach(EpGroup::close);
+        CPU.forEach(EpGroup::close);
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        int gpus = Driver.isAvailable() ? Math.min(Driver.deviceCount(), 8) : 1;
+        int[] rankChoices = gpus > 1 ? new int[] {1, gpus} : new int[] {1};
+        long seed = 1;
+        for (int ranks : rankChoices) {
+            // The grid: tokens 0, 1, 17, 4096, 8192; hidden 2048..7680; top-k 1, 4, 8, 9.
+            out.add(Arguments.of(RoutingCase.of(ranks, 256, 7168, 8, 4096, seed++), false, 1, 0, Config.sms(16)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 256, 7168, 8, 4096, seed++), true, 1, 0, Config.sms(16)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 64, 2048, 1, 17, seed++), false, 1, 0, Config.sms(2)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 512, 4096, 9, 8192, seed++), false, 128, 0, Config.sms(32)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 32, 7680, 4, 1, seed++), true, 1, 0, Config.sms(3)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 8, 2048, 4, 0, seed++), false, 1, 0, Config.auto()));
+            out.add(Arguments.of(RoutingCase.of(ranks, 2 * ranks, 4096, 1, 300, seed++), false, 1, 0, Config.sms(5)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 256, 7168, 8, 1000, seed++).withEmptySlots(0.3), true, 4, 0,
+                    Config.sms(7)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 256, 4096, 8, 700, seed++).unbalancedToRank0(), false, 1, 0,
+                    Config.sms(9)));
+            int[] uneven = new int[ranks];
+            for (int r = 0; r < ranks; r++) {
+                uneven[r] = r == 0 ? 0 : 50 * r + 3;
+            }
+            out.add(Arguments.of(RoutingCase.of(ranks, 16 * ranks, 2048, 4, 0, seed++).withTokens(uneven), false, 1,
+                    0, Config.sms(4)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), false, 1, 1200, Config.sms(6)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), true, 8, 2000, Config.sms(11)));
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} fp8={1} align={2} worst={3} {4}")
+    @MethodSource("cases")
+    void normalKernelsMatchTheCpuBackendBitForBit(RoutingCase c, boolean fp8, int alignment, int worst, Config config) {
+        EpGroup gpu = GPU.stream().filter(g -> g.size() == c.ranks()).findFirst().orElseThrow();
+        EpGroup cpu = CPU.stream().filter(g -> g.size() == c.ranks()).findFirst().orElseThrow();
+        Scenario.Options o = new Scenario.Options(fp8, alignment, worst, config);
+        List<Map<String, byte[]>> expected = Scenario.run(cpu, c, o);
+        List<Map<String, byte[]>> actual = Scenario.run(gpu, c, o);
+        for (int r = 0; r < c.ranks(); r++) {
+            assertEquals(expected.get(r).keySet(), actual.get(r).keySet(), "outputs of rank " + r);
+            for (String name : expected.get(r).keySet()) {
+                assertArrayEquals(expected.get(r).get(name), actual.get(r).get(name), name + " of rank " + r + " for " + c);
+            }
+        }
+    }
+}
