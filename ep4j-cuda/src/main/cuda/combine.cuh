@@ -7,7 +7,7 @@
 
 namespace ep4j {
 
-constexpr int kCombineThreads = 512;
+constexpr int kCombineThreads = 1024;
 
 struct CombineParams {
   int rank;
@@ -51,9 +51,13 @@ __device__ __forceinline__ int4 to_bf16x8(const float (&acc)[8]) {
 
 }  // namespace ep4j
 
-extern "C" __global__ void __launch_bounds__(ep4j::kCombineThreads) ep4j_combine(const __grid_constant__ ep4j::CombineParams p) {
-  using namespace ep4j;
-  const int R = p.ranks;
+namespace ep4j {
+
+// R ranks known at compile time, so the per-rank arrays stay in registers, and U chunks per
+// lane per step: U * R sixteen-byte loads in flight per lane (8), whatever R is.
+template <int R>
+__device__ __forceinline__ void combine_body(const CombineParams& p) {
+  constexpr int U = R >= 8 ? 1 : 8 / R;
   __shared__ int ok;
   // Our expert output is complete (stream order): tell every reader, then wait for theirs.
   if (blockIdx.x == 0 && threadIdx.x < R) {
@@ -72,43 +76,47 @@ extern "C" __global__ void __launch_bounds__(ep4j::kCombineThreads) ep4j_combine
     const int warps_total = gridDim.x * (blockDim.x >> 5);
     const int chunks = p.hidden >> 3;  // 8 bf16 = 16 bytes
     for (int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); t < p.num_tokens; t += warps_total) {
-      const __nv_bfloat16* src[kMaxRanks];
-      const float* wsrc[kMaxRanks];
+      const int4* src[R];
       int present = 0;
 #pragma unroll
-      for (int j = 0; j < kMaxRanks; j++) {
-        src[j] = nullptr;
-        wsrc[j] = nullptr;
-        if (j < R && p.is_token_in_rank[(long long)t * R + j]) {
-          const long long row = p.send_row[(long long)t * R + j];
-          src[j] = p.x[j] + row * p.hidden;
-          if (p.topk) wsrc[j] = p.weights[j] + row * p.topk;
-          present |= 1 << j;
-        }
+      for (int j = 0; j < R; j++) {
+        const int row = p.send_row[(long long)t * R + j];
+        src[j] = reinterpret_cast<const int4*>(p.x[j] + (long long)max(row, 0) * p.hidden);
+        present |= (row >= 0) << j;
       }
       const int4* b0 = p.bias0 ? reinterpret_cast<const int4*>(p.bias0 + (long long)t * p.hidden) : nullptr;
       const int4* b1 = p.bias1 ? reinterpret_cast<const int4*>(p.bias1 + (long long)t * p.hidden) : nullptr;
       int4* dst = reinterpret_cast<int4*>(p.out + (long long)t * p.hidden);
-      for (int c = lane; c < chunks; c += 32) {
-        int4 v[kMaxRanks];
+      for (int base = lane; base < chunks; base += 32 * U) {
+        int4 v[U][R];
 #pragma unroll
-        for (int j = 0; j < kMaxRanks; j++)
-          if (present >> j & 1) v[j] = load_volatile_peer(reinterpret_cast<const int4*>(src[j]) + c);
-        float acc[8];
+        for (int u = 0; u < U; u++)
 #pragma unroll
-        for (int i = 0; i < 8; i++) acc[i] = 0.0f;
-        if (b0) add_bf16x8(acc, b0[c]);
-        if (b1) add_bf16x8(acc, b1[c]);
+          for (int j = 0; j < R; j++)
+            if ((present >> j & 1) && base + 32 * u < chunks) v[u][j] = src[j][base + 32 * u];
 #pragma unroll
-        for (int j = 0; j < kMaxRanks; j++)
-          if (present >> j & 1) add_bf16x8(acc, v[j]);
-        store_stream(dst + c, to_bf16x8(acc));
+        for (int u = 0; u < U; u++) {
+          const int c = base + 32 * u;
+          if (c >= chunks) break;
+          float acc[8];
+#pragma unroll
+          for (int i = 0; i < 8; i++) acc[i] = 0.0f;
+          if (b0) add_bf16x8(acc, b0[c]);
+          if (b1) add_bf16x8(acc, b1[c]);
+#pragma unroll
+          for (int j = 0; j < R; j++)
+            if (present >> j & 1) add_bf16x8(acc, v[u][j]);
+          store_stream(dst + c, to_bf16x8(acc));
+        }
       }
       if (p.topk && lane < p.topk) {
         float w = 0.0f;
 #pragma unroll
-        for (int j = 0; j < kMaxRanks; j++)
-          if (present >> j & 1) w = __fadd_rn(w, wsrc[j][lane]);
+        for (int j = 0; j < R; j++)
+          if (present >> j & 1) {
+            const int row = p.send_row[(long long)t * R + j];
+            w = __fadd_rn(w, p.weights[j][(long long)row * p.topk + lane]);
+          }
         p.out_weights[(long long)t * p.topk + lane] = w;
       }
     }
@@ -120,3 +128,19 @@ extern "C" __global__ void __launch_bounds__(ep4j::kCombineThreads) ep4j_combine
   if (threadIdx.x < R) store_release_sys(p.signals[threadIdx.x] + signal_index(kCombineDone, p.rank), p.seq);
   if (threadIdx.x < R) wait_signal(p.signals[p.rank], kCombineDone, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
 }
+
+}  // namespace ep4j
+
+#define EP4J_COMBINE(R)                                                                      \
+  extern "C" __global__ void __launch_bounds__(ep4j::kCombineThreads)                        \
+      ep4j_combine_r##R(const __grid_constant__ ep4j::CombineParams p) {                     \
+    ep4j::combine_body<R>(p);                                                                \
+  }
+EP4J_COMBINE(1)
+EP4J_COMBINE(2)
+EP4J_COMBINE(3)
+EP4J_COMBINE(4)
+EP4J_COMBINE(5)
+EP4J_COMBINE(6)
+EP4J_COMBINE(7)
+EP4J_COMBINE(8)

@@ -71,7 +71,8 @@ __device__ __forceinline__ void record_error(ErrorRecord* err, int code, int ope
 }
 
 // Spins until signals[idx] >= seq. On timeout it records who was missing and returns false,
-// so kernels finish and the host raises EpTimeoutException instead of the GPU trapping.
+// so kernels finish and the host raises EpTimeoutException instead of the GPU trapping. The
+// error record lives in host memory: it is polled only every few microseconds, not every spin.
 __device__ __forceinline__ bool wait_signal(const unsigned long long* signals, int kind, int peer,
                                             unsigned long long seq, long long timeout_ns, ErrorRecord* err,
                                             int operation) {
@@ -79,21 +80,30 @@ __device__ __forceinline__ bool wait_signal(const unsigned long long* signals, i
   unsigned long long v = load_acquire_sys(addr);
   if (v >= seq) return true;
   const uint64_t start = global_timer_ns();
-  while (true) {
+  for (unsigned int spin = 1;; spin++) {
     v = load_acquire_sys(addr);
     if (v >= seq) return true;
-    if (*(volatile int*)&err->code != 0) return false;  // another wait already failed: stop early
-    if ((long long)(global_timer_ns() - start) > timeout_ns) {
-      record_error(err, kTimeout, operation, peer, (long long)v, (long long)seq, kind);
-      return false;
+    if ((spin & 1023u) == 0) {
+      if (*(volatile int*)&err->code != 0) return false;  // another wait already failed: stop early
+      if ((long long)(global_timer_ns() - start) > timeout_ns) {
+        record_error(err, kTimeout, operation, peer, (long long)v, (long long)seq, kind);
+        return false;
+      }
     }
-    __nanosleep(64);
   }
+}
+
+// Whether an earlier stage of this call flagged an error; one host-memory read per block.
+__device__ __forceinline__ bool block_sees_error(const ErrorRecord* err) {
+  __shared__ int flagged;
+  if (threadIdx.x == 0) flagged = *(volatile const int*)&err->code;
+  __syncthreads();
+  return flagged != 0;
 }
 
 __device__ __forceinline__ int4 load_stream(const int4* p) {
   int4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.s32 {%0,%1,%2,%3}, [%4];"
+  asm("ld.global.nc.L1::no_allocate.v4.s32 {%0,%1,%2,%3}, [%4];"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "l"(p));
   return v;
@@ -113,20 +123,22 @@ __device__ __forceinline__ void store_stream(int4* p, const int4& v) {
                : "memory");
 }
 
-// One warp copies `bytes` (a multiple of 16) from src to dst, four 16-byte loads in flight per lane.
+// One warp copies `bytes` (a multiple of 16) from src to dst with eight 16-byte loads in flight
+// per lane (4 KiB per warp), enough to cover HBM latency with a few warps per SM.
 __device__ __forceinline__ void warp_copy_row(uint8_t* dst, const uint8_t* src, int bytes, int lane) {
+  constexpr int kUnroll = 8;
   const int4* s = reinterpret_cast<const int4*>(src);
   int4* d = reinterpret_cast<int4*>(dst);
   const int n = bytes >> 4;
-  int i = lane;
-  for (; i + 96 < n; i += 128) {
-    int4 a = load_stream(s + i), b = load_stream(s + i + 32), c = load_stream(s + i + 64), e = load_stream(s + i + 96);
-    store_stream(d + i, a);
-    store_stream(d + i + 32, b);
-    store_stream(d + i + 64, c);
-    store_stream(d + i + 96, e);
+  for (int base = lane; base < n; base += 32 * kUnroll) {
+    int4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++)
+      if (base + 32 * u < n) v[u] = load_stream(s + base + 32 * u);
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++)
+      if (base + 32 * u < n) store_stream(d + base + 32 * u, v[u]);
   }
-  for (; i < n; i += 32) store_stream(d + i, load_stream(s + i));
 }
 
 // Counts blocks that finished; returns true in exactly one block (the last), after a system

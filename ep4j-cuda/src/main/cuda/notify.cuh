@@ -29,7 +29,7 @@ struct NotifyParams {
   int* recv_offsets;                 // out [R + 1]
   int* recv_tokens_per_expert;       // out [L], aligned
   int* recv_total;                   // out: rows this rank receives
-  int* host_summary;                 // out, host-mapped: [total, L aligned counts]
+  int* host_summary;                 // out, host-mapped: [flag (u64), total, L aligned counts]
   ErrorRecord* error;
 };
 
@@ -102,7 +102,17 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   __syncthreads();
   if (tid < R && !wait_signal(p.signals[p.rank], kNotify, tid, p.seq, p.timeout_ns, p.error, kNotify)) ok = 0;
   __syncthreads();
-  if (!ok) return;
+  // The host polls the flag instead of synchronizing the stream; it is raised on failure too,
+  // after the error record, so the host never waits past the kernel.
+  unsigned long long* host_flag = reinterpret_cast<unsigned long long*>(p.host_summary);
+  int* summary = p.host_summary + 2;
+  if (!ok) {
+    if (tid == 0) {
+      __threadfence_system();
+      *(volatile unsigned long long*)host_flag = p.seq;
+    }
+    return;
+  }
 
   const int* mine = p.mailbox[p.rank] + (long long)slot * kMaxRanks * kMailboxRow;
   if (tid < R * R) matrix[tid / R][tid % R] = mine[(tid / R) * kMailboxRow + (tid % R)];
@@ -120,7 +130,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     }
     p.recv_offsets[R] = acc;
     *p.recv_total = acc;
-    p.host_summary[0] = acc;
+    summary[0] = acc;
     if (p.worst_rows > 0) {
       for (int d = 0; d < R; d++) {
         int rows = 0;
@@ -135,7 +145,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     const long long a = p.expert_alignment;
     const int aligned = (int)((n + a - 1) / a * a);
     p.recv_tokens_per_expert[l] = aligned;
-    p.host_summary[1 + l] = aligned;
+    summary[1 + l] = aligned;
   }
   __syncthreads();
 
@@ -150,4 +160,9 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
         const long long i = (long long)t * R + d;
         p.send_row[i] = p.is_token_in_rank[i] ? next[d]++ : -1;
       }
+  __syncthreads();
+  if (tid == 0) {
+    __threadfence_system();
+    *(volatile unsigned long long*)host_flag = p.seq;
+  }
 }

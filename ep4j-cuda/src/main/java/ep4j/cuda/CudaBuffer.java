@@ -29,6 +29,7 @@ import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.cuda.kernel.ParamStruct;
 import ep4j.cuda.memory.DevicePool;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -61,6 +62,7 @@ final class CudaBuffer implements EpBuffer {
     private final CudaEvent[] events = new CudaEvent[EVENT_RING];
     private final long timeoutNanos;
     private CudaBuffer[] peers;
+    private KernelTimer timer;
     private long seq;
     private int nextEvent;
     private volatile boolean closed;
@@ -90,6 +92,35 @@ final class CudaBuffer implements EpBuffer {
         }
     }
 
+    synchronized void enableTimer() {
+        if (timer == null) {
+            context.makeCurrent();
+            timer = new KernelTimer(context);
+        }
+    }
+
+    KernelTimer timer() {
+        return timer;
+    }
+
+    private void phase(String name) {
+        if (timer != null) {
+            timer.phase(name);
+        }
+    }
+
+    private void timeStart(KernelTimer.Stage stage) {
+        if (timer != null) {
+            timer.start(stage, stream);
+        }
+    }
+
+    private void timeStop(KernelTimer.Stage stage) {
+        if (timer != null) {
+            timer.stop(stage, stream);
+        }
+    }
+
     void connect(CudaBuffer[] all) {
         this.peers = all;
     }
@@ -100,6 +131,10 @@ final class CudaBuffer implements EpBuffer {
 
     private long recvTotal() {
         return scratch.address() + 64;
+    }
+
+    private long taskCounter() {
+        return scratch.address() + 128;
     }
 
     @Override
@@ -156,9 +191,36 @@ final class CudaBuffer implements EpBuffer {
         return out;
     }
 
-    /** Waits for the stream and raises what the kernels flagged. */
+    /**
+     * Waits for the stream and raises what the kernels flagged. Spins on the stream's state
+     * rather than blocking in the driver: results are usually microseconds away, and a blocked
+     * thread's wake-up would cost more than the wait. Kernels end by themselves (their waits
+     * time out), so the host deadline is only a backstop.
+     */
     private void complete(String operation, int topk) {
-        stream.synchronize();
+        long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
+        while (!stream.isIdle()) {
+            if (System.nanoTime() > deadline) {
+                broken = operation + " did not finish within twice the timeout";
+                throw new ep4j.EpTimeoutException(operation, rank, -1, "the GPU stream is still busy",
+                        timeoutNanos / 1_000_000);
+            }
+            Thread.onSpinWait();
+        }
+        check(operation, topk);
+    }
+
+    /** Waits until the notify kernel of {@code call} has published the counts in host memory. */
+    private void awaitSummary(String operation, long call, int topk) {
+        long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
+        while (summary.getLongVolatile(0) < call) {
+            if (System.nanoTime() > deadline) {
+                broken = operation + ": the count exchange did not finish within twice the timeout";
+                throw new ep4j.EpTimeoutException(operation, rank, -1, "no counts published for call #" + call,
+                        timeoutNanos / 1_000_000);
+            }
+            Thread.onSpinWait();
+        }
         check(operation, topk);
     }
 
@@ -218,8 +280,10 @@ final class CudaBuffer implements EpBuffer {
             params.begin().ptr(topkIdx.address()).i32(topkIdx.dtype() == DType.INT64 ? 1 : 0).i32(t).i32(k)
                     .i32(numExperts).i32(r).i32(numExperts / r).ptr(perRank.address()).ptr(perExpert.address())
                     .ptr(inRank.address()).ptr(errors.devicePointer());
+            timeStart(KernelTimer.Stage.LAYOUT);
             kernels.layout.launch((t + Kernels.LAYOUT_THREADS - 1) / Kernels.LAYOUT_THREADS, 1,
                     Kernels.LAYOUT_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+            timeStop(KernelTimer.Stage.LAYOUT);
         }
         try {
             complete("layout", k);
@@ -263,6 +327,7 @@ final class CudaBuffer implements EpBuffer {
         Tensor x = a.x();
         Tensor scales = a.scales();
         Tensor outX = pool.tensor(x.dtype(), rows, x.dim(1));
+        phase("alloc-x");
         Tensor outS = scales == null ? null : pool.tensor(scales.dtype(), rows, scales.dim(1));
         Tensor idx = null;
         Tensor w = null;
@@ -272,12 +337,14 @@ final class CudaBuffer implements EpBuffer {
                 w = pool.tensor(DType.FLOAT32, rows, a.topkIdx().dim(1));
             }
         }
+        phase("alloc-meta");
         Tensor source = pool.tensor(DType.INT32, rows);
         return new Outputs(outX, outS, idx, w, source);
     }
 
     @Override
     public Dispatched dispatch(DispatchArgs a) {
+        phase(null);
         ensureUsable();
         validator.dispatch(a);
         DispatchHandle cached = a.cachedHandle();
@@ -292,6 +359,7 @@ final class CudaBuffer implements EpBuffer {
         final int t = (int) x.dim(0);
         final int topk = cached == null && a.topkIdx() != null ? (int) a.topkIdx().dim(1) : 0;
         final String op = "dispatch";
+        phase("validate");
 
         Tensor sendRow;
         Tensor inRank;
@@ -332,29 +400,36 @@ final class CudaBuffer implements EpBuffer {
             } else {
                 out = null;
             }
+            phase("prepare");
             launchNotify(call, t, experts, local, a.expertAlignment(), worst, inRank, layout.tokensPerExpert(), sendRow,
                     offsets, tpeDevice);
+            phase("notify-launch");
             if (worst > 0) {
                 rows = worst;
             } else {
                 try {
-                    complete(op, topk);
+                    awaitSummary(op, call, topk);
                 } catch (RuntimeException e) {
                     for (Tensor z : new Tensor[] {sendRow, inRank, offsets, tpeDevice}) {
                         z.close();
                     }
                     throw e;
                 }
-                rows = summary.getIntVolatile(0);
-                tpeHost = new int[local];
-                for (int l = 0; l < local; l++) {
-                    tpeHost[l] = summary.getIntVolatile(4L * (1 + l));
-                }
+                phase("counts-wait");
+                // Mapped host memory is slow to read word by word (about a microsecond per
+                // read measured on H200 hosts): one bulk copy takes the whole summary.
+                int[] counts = new int[1 + local];
+                MemorySegment.copy(summary.segment(), ValueLayout.JAVA_INT, 8, counts, 0, counts.length);
+                rows = counts[0];
+                tpeHost = java.util.Arrays.copyOfRange(counts, 1, counts.length);
+                phase("read-counts");
                 out = allocateOutputs(a, rows, true);
             }
         }
 
+        phase("alloc");
         Object[] all = exchange.allGather(rank, op, out.pointers(), timeoutNanos);
+        phase("exchange");
         long[][] ptrs = new long[5][r];
         for (int j = 0; j < r; j++) {
             long[] p = (long[]) all[j];
@@ -369,7 +444,7 @@ final class CudaBuffer implements EpBuffer {
         int localExperts = (int) tpeDevice.dim(0);
         params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.idx() == null ? 0 : topk)
                 .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
-                .i32(worst).i32(1)
+                .i32(worst).i32(1).i32(Integer.getInteger("ep4j.cuda.dispatchOrder", 1))
                 .ptr(x.address()).ptr(a.scales() == null ? 0 : a.scales().address())
                 .ptr(a.topkIdx() == null ? 0 : a.topkIdx().address())
                 .ptr(a.topkWeights() == null ? 0 : a.topkWeights().address())
@@ -377,11 +452,15 @@ final class CudaBuffer implements EpBuffer {
                 .ptrs(ptrs[0], Kernels.MAX_RANKS).ptrs(ptrs[1], Kernels.MAX_RANKS).ptrs(ptrs[2], Kernels.MAX_RANKS)
                 .ptrs(ptrs[3], Kernels.MAX_RANKS).ptrs(ptrs[4], Kernels.MAX_RANKS)
                 .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
-                .ptr(blockCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+                .ptr(blockCounter()).ptr(taskCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+        timeStart(KernelTimer.Stage.DISPATCH);
         kernels.dispatch.launch(grid, 1, Kernels.DISPATCH_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        timeStop(KernelTimer.Stage.DISPATCH);
+        phase("launch");
         EpEvent event;
         try {
             event = finish(op, a.async(), topk);
+            phase("complete");
         } catch (RuntimeException e) {
             out.close();
             if (cached == null) {
@@ -416,7 +495,9 @@ final class CudaBuffer implements EpBuffer {
                 .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
                 .i64(call).i64(timeoutNanos).ptr(sendRow.address()).ptr(offsets.address()).ptr(tpe.address())
                 .ptr(recvTotal()).ptr(summary.devicePointer()).ptr(errors.devicePointer());
+        timeStart(KernelTimer.Stage.NOTIFY);
         kernels.notify.launch(1, 1, Kernels.NOTIFY_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        timeStop(KernelTimer.Stage.NOTIFY);
     }
 
     // ---------------------------------------------------------------- combine
@@ -452,7 +533,9 @@ final class CudaBuffer implements EpBuffer {
                 .ptr(out.address()).ptr(outW == null ? 0 : outW.address())
                 .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
                 .ptr(blockCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
-        kernels.combine.launch(grid, 1, Kernels.COMBINE_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        timeStart(KernelTimer.Stage.COMBINE);
+        kernels.combine(r).launch(grid, 1, Kernels.COMBINE_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        timeStop(KernelTimer.Stage.COMBINE);
         EpEvent event;
         try {
             event = finish("combine", a.async(), 0);
@@ -515,6 +598,9 @@ final class CudaBuffer implements EpBuffer {
         } finally {
             for (CudaEvent e : events) {
                 e.close();
+            }
+            if (timer != null) {
+                timer.close();
             }
             stream.close();
             pool.close();

@@ -32,10 +32,15 @@ class NormalKernelsGpuTest {
     static void groups() {
         assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
         int gpus = Math.min(Driver.deviceCount(), 8);
-        for (int r : gpus > 1 ? new int[] {1, gpus} : new int[] {1}) {
+        for (int r : rankChoices(gpus)) {
             GPU.add(EpGroup.localGpus(r));
             CPU.add(EpGroup.cpu(r));
         }
+    }
+
+    /** One GPU, two, and every GPU of the machine. */
+    static int[] rankChoices(int gpus) {
+        return java.util.stream.IntStream.of(1, 2, gpus).filter(r -> r <= gpus).distinct().toArray();
     }
 
     @AfterAll
@@ -47,7 +52,7 @@ class NormalKernelsGpuTest {
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         int gpus = Driver.isAvailable() ? Math.min(Driver.deviceCount(), 8) : 1;
-        int[] rankChoices = gpus > 1 ? new int[] {1, gpus} : new int[] {1};
+        int[] rankChoices = rankChoices(gpus);
         long seed = 1;
         for (int ranks : rankChoices) {
             // The grid: tokens 0, 1, 17, 4096, 8192; hidden 2048..7680; top-k 1, 4, 8, 9.
@@ -68,8 +73,8 @@ class NormalKernelsGpuTest {
             }
             out.add(Arguments.of(RoutingCase.of(ranks, 16 * ranks, 2048, 4, 0, seed++).withTokens(uneven), false, 1,
                     0, Config.sms(4)));
-            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), false, 1, 1200, Config.sms(6)));
-            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), true, 8, 2000, Config.sms(11)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), false, 1, 500 * ranks, Config.sms(6)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), true, 8, 500 * ranks + 64, Config.sms(11)));
         }
         return out.stream();
     }

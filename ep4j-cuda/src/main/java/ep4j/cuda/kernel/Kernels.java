@@ -16,14 +16,14 @@ public final class Kernels implements AutoCloseable {
     public static final int LAYOUT_THREADS = 256;
     public static final int NOTIFY_THREADS = 1024;
     public static final int DISPATCH_THREADS = 512;
-    public static final int COMBINE_THREADS = 512;
+    public static final int COMBINE_THREADS = 1024;
     public static final int COPY_THREADS = 512;
 
     private final CudaModule module;
     public final CudaFunction layout;
     public final CudaFunction notify;
     public final CudaFunction dispatch;
-    public final CudaFunction combine;
+    private final CudaFunction[] combineByRanks = new CudaFunction[MAX_RANKS + 1];
     public final CudaFunction copy;
 
     private Kernels(CudaModule module) {
@@ -31,8 +31,15 @@ public final class Kernels implements AutoCloseable {
         this.layout = module.function("ep4j_layout");
         this.notify = module.function("ep4j_notify");
         this.dispatch = module.function("ep4j_dispatch");
-        this.combine = module.function("ep4j_combine");
+        for (int r = 1; r <= MAX_RANKS; r++) {
+            combineByRanks[r] = module.function("ep4j_combine_r" + r);
+        }
         this.copy = module.function("ep4j_copy");
+    }
+
+    /** The combine kernel compiled for a group of {@code ranks} ranks. */
+    public CudaFunction combine(int ranks) {
+        return combineByRanks[ranks];
     }
 
     public static Kernels load(CudaContext context) {

@@ -21,6 +21,8 @@ public final class DevicePool implements AutoCloseable {
     private final Map<Long, ArrayDeque<DeviceMemory>> free = new HashMap<>();
     private final List<DeviceMemory> all = new ArrayList<>();
     private boolean closed;
+    private long allocations;
+    private long reuses;
 
     public DevicePool(CudaContext context) {
         this.context = context;
@@ -39,8 +41,10 @@ public final class DevicePool implements AutoCloseable {
         long size = bucket(bytes);
         ArrayDeque<DeviceMemory> q = free.get(size);
         if (q != null && !q.isEmpty()) {
+            reuses++;
             return q.pop();
         }
+        allocations++;
         DeviceMemory m = DeviceMemory.allocate(context, size);
         all.add(m);
         return m;
@@ -51,6 +55,11 @@ public final class DevicePool implements AutoCloseable {
             return;
         }
         free.computeIfAbsent(m.byteSize(), k -> new ArrayDeque<>()).push(m);
+    }
+
+    /** "N allocations, M reuses": how well the cache works. */
+    public synchronized String stats() {
+        return allocations + " device allocations, " + reuses + " reuses, " + all.size() + " blocks held";
     }
 
     /** A tensor on this device whose close returns its memory here. */
