@@ -1,0 +1,90 @@
+package ep4j.bench;
+
+import ep4j.BufferSpec;
+import ep4j.DispatchArgs;
+import ep4j.DispatchLayout;
+import ep4j.Tensor;
+import ep4j.check.RequestValidator;
+import ep4j.cuda.exchange.RankExchange;
+import ep4j.cuda.kernel.ParamStruct;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Host-side costs of one normal dispatch call that do not touch a GPU: argument validation,
+ * packing a kernel's parameter struct, and the pointer exchange between rank threads. Run with
+ * {@code java -jar ep4j-bench/target/benchmarks.jar}.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+@State(Scope.Thread)
+public class HostCostBench {
+    private Tensor x;
+    private Tensor idx;
+    private Tensor weights;
+    private DispatchLayout layout;
+    private RequestValidator validator;
+    private ParamStruct params;
+    private RankExchange exchange;
+    private final long[] pointers = {1, 2, 3, 4, 5};
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        BufferSpec spec = BufferSpec.normal(7168, 4096).maxTopk(8).conclude();
+        x = Tensor.ofDevice(0x7f00_0000_0000L, 0, ep4j.DType.BF16, 4096, 7168);
+        idx = Tensor.ofDevice(0x7f00_1000_0000L, 0, ep4j.DType.INT64, 4096, 8);
+        weights = Tensor.ofDevice(0x7f00_2000_0000L, 0, ep4j.DType.FLOAT32, 4096, 8);
+        layout = new DispatchLayout(256, 4096, Tensor.ofDevice(0x7f00_3000_0000L, 0, ep4j.DType.INT32, 2),
+                Tensor.ofDevice(0x7f00_4000_0000L, 0, ep4j.DType.INT32, 256),
+                Tensor.ofDevice(0x7f00_5000_0000L, 0, ep4j.DType.UINT8, 4096, 2));
+        validator = new RequestValidator(this, 2, 0, spec);
+        params = new ParamStruct();
+        exchange = new RankExchange(1);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        params.close();
+    }
+
+    @Benchmark
+    public DispatchArgs validateDispatch() {
+        DispatchArgs a = DispatchArgs.of(x).topk(idx, weights).layout(layout);
+        validator.dispatch(a);
+        return a;
+    }
+
+    @Benchmark
+    public long packDispatchParams() {
+        params.begin();
+        for (int i = 0; i < 10; i++) {
+            params.i32(i);
+        }
+        for (int i = 0; i < 7; i++) {
+            params.ptr(i);
+        }
+        for (int i = 0; i < 6; i++) {
+            params.ptrs(pointers, 8);
+        }
+        return params.ptr(1).ptr(2).i64(3).i64(4).ptr(5).end().byteSize();
+    }
+
+    @Benchmark
+    public Object[] exchangePointersOneRank() {
+        return exchange.allGather(0, "dispatch", pointers, 1_000_000_000L);
+    }
+}
