@@ -1,0 +1,33 @@
+package ep4j.cpu;
+
+import ep4j.EpGroup;
+import ep4j.GroupSpec;
+import ep4j.spi.Backend;
+
+/** The CPU backend: ranks are threads of this JVM sharing host memory. Always available; lowest priority under "auto". */
+public final class CpuBackend implements Backend {
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public boolean isAvailable(int ranks) {
+        return ranks >= 1;
+    }
+
+    @Override
+    public String unavailableReason(int ranks) {
+        return ranks >= 1 ? "available" : "a group needs at least one rank, not " + ranks;
+    }
+
+    @Override
+    public EpGroup open(GroupSpec spec) {
+        return new CpuGroup(spec.conclude().size());
+    }
+
+    @Override
+    public int priority() {
+        return 0;
+    }
+}

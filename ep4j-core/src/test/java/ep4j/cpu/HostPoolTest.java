@@ -1,0 +1,30 @@
+package ep4j.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import ep4j.DType;
+import ep4j.Tensor;
+import org.junit.jupiter.api.Test;
+
+class HostPoolTest {
+    @Test
+    void memoryGivenBackIsTakenAgainAndFreedWithThePool() {
+        HostPool pool = new HostPool();
+        Tensor a = pool.tensor(DType.BF16, 16, 128);
+        long address = a.address();
+        a.close();
+        a.close();
+        Tensor b = pool.tensor(DType.INT32, 8, 128);
+        assertEquals(address, b.address(), "same byte size: the block is reused");
+        Tensor c = pool.tensor(DType.BF16, 16, 128);
+        assertNotEquals(address, c.address(), "a block is lent to one tensor at a time");
+        Tensor empty = pool.tensor(DType.FLOAT32, 0, 4);
+        assertEquals(0, empty.byteSize());
+        pool.close();
+        b.close();
+        c.close();
+        assertThrows(IllegalStateException.class, () -> pool.tensor(DType.BF16, 1));
+    }
+}
