@@ -1,20 +1,35 @@
 package ep4j.cuda;
 
 /**
- * The SM count the normal kernels use when {@link ep4j.Config#auto()} leaves it open. NVLink
- * writes saturate with few blocks (the device notes measure ~350 GB/s from 8 blocks of 512
- * threads), so the count grows with the bytes to move and stops at 16, leaving the rest of the
- * GPU to compute. {@code ep4j tune} measures the curve on a machine.
+ * The SM count the normal kernels use when {@link ep4j.Config#auto()} leaves it open: enough
+ * SMs for the bytes to move (one per {@link TuneProfile#bytesPerSm()}), at least one per rank,
+ * and never more than the count {@code ep4j tune} found to reach the best time on this machine
+ * (16 without a profile: NVLink writes saturate with few blocks, the rest of the GPU computes).
  */
 final class AutoConfig {
-    static final int MAX_SMS = 16;
-    private static final long BYTES_PER_SM = 4L << 20;
+    private static volatile TuneProfile profile;
 
     private AutoConfig() {
     }
 
-    static int sms(long bytes, int ranks) {
-        long n = (bytes + BYTES_PER_SM - 1) / BYTES_PER_SM;
-        return (int) Math.max(2, Math.min(MAX_SMS, Math.max(n, ranks)));
+    static TuneProfile profile() {
+        TuneProfile p = profile;
+        if (p == null) {
+            p = TuneProfile.load();
+            profile = p;
+        }
+        return p;
+    }
+
+    /** Forgets the cached profile (after {@code ep4j tune} saved a new one). */
+    static void reload() {
+        profile = null;
+    }
+
+    static int sms(long bytes, int ranks, boolean combine) {
+        TuneProfile p = profile();
+        int cap = combine ? p.combineSms() : p.dispatchSms();
+        long n = (bytes + p.bytesPerSm() - 1) / p.bytesPerSm();
+        return (int) Math.max(Math.min(2, cap), Math.min(cap, Math.max(n, ranks)));
     }
 }

@@ -254,9 +254,9 @@ final class CudaBuffer implements EpBuffer {
         }
     }
 
-    private int blocks(Config config, long bytes) {
+    private int blocks(Config config, long bytes, boolean combine) {
         int sms = context.device().multiprocessorCount();
-        int n = config.isAuto() ? AutoConfig.sms(bytes, group.size()) : config.numSms();
+        int n = config.isAuto() ? AutoConfig.sms(bytes, group.size(), combine) : config.numSms();
         return Math.max(1, Math.min(n, sms));
     }
 
@@ -440,7 +440,7 @@ final class CudaBuffer implements EpBuffer {
         int rowBytes = (int) x.rowBytes();
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
         long bytes = (long) t * rowBytes * r;
-        int grid = blocks(a.config(), bytes);
+        int grid = blocks(a.config(), bytes, false);
         int localExperts = (int) tpeDevice.dim(0);
         params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.idx() == null ? 0 : topk)
                 .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
@@ -525,7 +525,7 @@ final class CudaBuffer implements EpBuffer {
             ws[j] = ((long[]) all[j])[1];
         }
         long bytes = (long) t * hidden * 2 * r;
-        int grid = blocks(a.config(), bytes);
+        int grid = blocks(a.config(), bytes, true);
         params.begin().i32(rank).i32(r).i32(t).i32(hidden).i32(topk).i32(2)
                 .ptr(h.isTokenInRank().address()).ptr(h.sendRow().address())
                 .ptrs(xs, Kernels.MAX_RANKS).ptrs(ws, Kernels.MAX_RANKS)
