@@ -551,26 +551,78 @@ final class CudaBuffer implements EpBuffer {
 
     // ---------------------------------------------------------------- low latency
 
+    private LowLatency lowLatency;
+
+    /** The low-latency path, made on the first low-latency call (collective: all ranks make it). */
+    private LowLatency lowLatency() {
+        if (lowLatency == null) {
+            lowLatency = new LowLatency(this);
+        }
+        return lowLatency;
+    }
+
     @Override
     public LowLatencyDispatched lowLatencyDispatch(LowLatencyDispatchArgs args) {
         ensureUsable();
-        validator.lowLatencyDispatch(args);
-        throw new UnsupportedOperationException(
-                "low-latency dispatch is not implemented on the CUDA backend yet; use the CPU backend");
+        int localExperts = validator.lowLatencyDispatch(args);
+        checkLimits(args.numExperts());
+        context.makeCurrent();
+        return lowLatency().dispatch(args, localExperts);
     }
 
     @Override
     public LowLatencyCombined lowLatencyCombine(LowLatencyCombineArgs args) {
         ensureUsable();
         validator.lowLatencyCombine(args);
-        throw new UnsupportedOperationException(
-                "low-latency combine is not implemented on the CUDA backend yet; use the CPU backend");
+        context.makeCurrent();
+        return lowLatency().combine(args);
     }
 
     @Override
     public Tensor lowLatencyCombineInput(LowLatencyHandle handle) {
         ensureUsable();
-        throw new UnsupportedOperationException("low-latency zero-copy is not implemented on the CUDA backend yet");
+        return lowLatency().combineInput(handle);
+    }
+
+    // ---------------------------------------------------------------- for the low-latency path
+
+    CudaContext context() {
+        return context;
+    }
+
+    Kernels kernels() {
+        return kernels;
+    }
+
+    RankExchange exchange() {
+        return exchange;
+    }
+
+    CudaGroup group() {
+        return group;
+    }
+
+    long timeoutNanos() {
+        return timeoutNanos;
+    }
+
+    long errorRecord() {
+        return errors.devicePointer();
+    }
+
+    /** The low-latency path of every rank of this buffer set (valid once each rank made its own). */
+    LowLatency peerLowLatency(int peer) {
+        return peers[peer].lowLatency;
+    }
+
+    /** Waits for the stream, then raises what the kernels flagged (for the low-latency path). */
+    void completeCall(String operation, int topk) {
+        complete(operation, topk);
+    }
+
+    /** Marks the buffer unusable (a failed low-latency exchange leaves peers' state unknown). */
+    void markBroken(String why) {
+        broken = why;
     }
 
     // ---------------------------------------------------------------- lifecycle
@@ -601,6 +653,9 @@ final class CudaBuffer implements EpBuffer {
             }
             if (timer != null) {
                 timer.close();
+            }
+            if (lowLatency != null) {
+                lowLatency.close();
             }
             stream.close();
             pool.close();
