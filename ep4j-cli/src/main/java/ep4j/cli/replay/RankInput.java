@@ -1,0 +1,74 @@
+package ep4j.cli.replay;
+
+import ep4j.cli.npy.Npy;
+import ep4j.cli.npy.NpyArray;
+import ep4j.cli.npy.NpyType;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One rank's saved inputs, checked: {@code x.npy} float32 {@code [T, H]} holding values that
+ * bf16 represents exactly (converted to bf16 bits here), {@code topk_idx.npy} int64 (int32
+ * accepted) {@code [T, K]} in {@code [-1, E)}, {@code topk_weights.npy} float32 {@code [T, K]}.
+ */
+record RankInput(int rank, int tokens, MemorySegment xBf16, long[] topkIdx, float[] topkWeights) {
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    static RankInput load(Path in, int rank, ReplayMeta meta) throws IOException {
+        Path dir = in.resolve("rank" + rank);
+        if (!Files.isDirectory(dir)) {
+            throw new ReplayException(dir + ": not found (meta.json says " + meta.ranks() + " ranks)");
+        }
+        String name = "rank" + rank + "/";
+        NpyArray x = read(dir.resolve("x.npy")).expect(dir.resolve("x.npy").toString(), NpyType.FLOAT32, -1, meta.hidden());
+        int t = Math.toIntExact(x.dim(0));
+        NpyArray idxArr = read(dir.resolve("topk_idx.npy"));
+        String idxName = dir.resolve("topk_idx.npy").toString();
+        long[] idx;
+        if (idxArr.type() == NpyType.INT32) {
+            idxArr.expect(idxName, NpyType.INT32, t, meta.topk());
+            idx = java.util.Arrays.stream(idxArr.toIntArray()).asLongStream().toArray();
+        } else {
+            idx = idxArr.expect(idxName, NpyType.INT64, t, meta.topk()).toLongArray();
+        }
+        for (int i = 0; i < idx.length; i++) {
+            if (idx[i] < -1 || idx[i] >= meta.experts()) {
+                throw new ReplayException(name + "topk_idx.npy: element [" + i / meta.topk() + ", " + i % meta.topk()
+                        + "] = " + idx[i] + " is out of range: expected -1 (no expert) or 0.." + (meta.experts() - 1));
+            }
+        }
+        float[] w = read(dir.resolve("topk_weights.npy"))
+                .expect(dir.resolve("topk_weights.npy").toString(), NpyType.FLOAT32, t, meta.topk()).toFloatArray();
+        return new RankInput(rank, t, toBf16(x, name + "x.npy", meta.hidden()), idx, w);
+    }
+
+    private static NpyArray read(Path p) throws IOException {
+        if (!Files.isRegularFile(p)) {
+            throw new ReplayException(p + ": not found");
+        }
+        return Npy.read(p);
+    }
+
+    /** bf16 bits of float32 values that must be exactly bf16 (low 16 bits zero). */
+    static MemorySegment toBf16(NpyArray x, String source, int hidden) {
+        MemorySegment src = x.data();
+        long n = x.numel();
+        MemorySegment dst = java.lang.foreign.Arena.ofAuto().allocate(Math.max(1, n * 2), 64).asSlice(0, n * 2);
+        for (long i = 0; i < n; i++) {
+            float f = src.getAtIndex(F32, i);
+            int bits = Float.floatToRawIntBits(f);
+            if ((bits & 0xFFFF) != 0) {
+                throw new ReplayException(source + ": element [" + i / hidden + ", " + i % hidden + "] (flat index " + i
+                        + ") = " + f + " (0x" + Integer.toHexString(bits) + ") is not exactly representable in bf16;"
+                        + " x must hold bf16 values stored as float32 (x.astype(bfloat16).astype(float32))");
+            }
+            dst.setAtIndex(BF16, i, (short) (bits >>> 16));
+        }
+        return dst;
+    }
+}

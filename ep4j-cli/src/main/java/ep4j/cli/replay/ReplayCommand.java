@@ -1,0 +1,76 @@
+package ep4j.cli.replay;
+
+import ep4j.EpGroup;
+import ep4j.GroupSpec;
+import ep4j.cli.Main;
+import ep4j.cli.json.Json;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code ep4j replay}: runs a saved case through layout, dispatch and combine and writes the results. */
+@Command(name = "replay", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = Main.Version.class,
+        header = "Run a saved case (meta.json, rankR/*.npy) through dispatch and combine; write the results as .npy.",
+        description = "Replays a saved case: --in holds meta.json (ranks, experts, hidden, topk) and rank0/, rank1/, ... with x.npy (float32 holding bf16 values), topk_idx.npy (int64) and topk_weights.npy (float32). Runs layout, dispatch (bf16, or fp8 quantized on the host) and combine of the received rows as they are (no weights, no bias); with --low-latency also low-latency dispatch and combine (with the weights). Writes OUT/rankR/*.npy and OUT/replay.json. bf16 results are float32 holding bf16 values; counts are int32; ll_recv_x rows past ll_recv_count are zero-filled.")
+public final class ReplayCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--in", required = true, paramLabel = "DIR", description = "The saved case.")
+    Path in;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where to write the results.")
+    Path out;
+
+    @Option(names = "--fp8", description = "Quantize x to fp8 e4m3 (per 128 channels) and dispatch that.")
+    boolean fp8;
+
+    @Option(names = "--low-latency", description = "Also run low-latency dispatch and combine.")
+    boolean lowLatency;
+
+    @Option(names = "--max-tokens", paramLabel = "N",
+            description = "Low-latency capacity per rank (>= every rank's T). Default: the largest T.")
+    Integer maxTokens;
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or cuda. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Arrays.asList("auto", "cpu", "cuda").contains(backend)) {
+            throw new ParameterException(spec.commandLine(), "--backend must be auto, cpu or cuda, not '" + backend + "'");
+        }
+        if (maxTokens != null && maxTokens <= 0) {
+            throw new ParameterException(spec.commandLine(), "--max-tokens must be > 0, not " + maxTokens);
+        }
+        if (maxTokens != null && !lowLatency) {
+            throw new ParameterException(spec.commandLine(), "--max-tokens is for --low-latency");
+        }
+        if (!Files.isDirectory(in)) {
+            throw new ReplayException(in + ": not a folder");
+        }
+        Replay replay = Replay.load(in, new Replay.Options(fp8, lowLatency, maxTokens == null ? 0 : maxTokens));
+        PrintWriter stdout = spec.commandLine().getOut();
+        try (EpGroup group = EpGroup.open(GroupSpec.ranks(replay.meta().ranks()).backend(backend))) {
+            List<Replay.RankSummary> summaries = replay.run(group, out);
+            Files.createDirectories(out);
+            Files.writeString(out.resolve("replay.json"), Json.write(replay.describe(summaries)));
+            for (Replay.RankSummary s : summaries) {
+                stdout.println("rank " + s.rank() + ": " + s.tokens() + " tokens, received " + s.recvRows() + " rows"
+                        + (lowLatency ? ", low-latency " + s.llRecvRows() + " rows" : ""));
+            }
+            stdout.println("replayed on " + group.backend() + " (" + replay.meta().ranks() + " ranks"
+                    + (fp8 ? ", fp8" : "") + (lowLatency ? ", low-latency N=" + replay.lowLatencyMaxTokens() : "")
+                    + "); wrote " + out + "/rank*/ and " + out.resolve("replay.json"));
+        }
+        return Main.EXIT_OK;
+    }
+}

@@ -1,0 +1,99 @@
+package ep4j.cli.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ep4j.cli.CliRun;
+import ep4j.cli.json.Json;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BenchCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void quickBenchOnCpuWritesTableJsonAndPlot() throws Exception {
+        Path out = dir.resolve("bench");
+        CliRun run = CliRun.of("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "2",
+                "--out", out.toString());
+        assertEquals(0, run.code(), run.toString());
+
+        // Table: header and one row per case, in order.
+        List<String> lines = run.out().lines().toList();
+        int header = -1;
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).startsWith("case ")) {
+                header = i;
+            }
+        }
+        assertTrue(header >= 0, run.toString());
+        for (String col : BenchReport.COLUMNS) {
+            assertTrue(lines.get(header).contains(col), lines.get(header));
+        }
+        BenchCase[] cases = BenchCase.values();
+        for (int i = 0; i < cases.length; i++) {
+            String row = lines.get(header + 2 + i);
+            assertTrue(row.startsWith(cases[i].label() + " "), row);
+            String[] cells = row.substring(cases[i].label().length()).trim().split("\\s+");
+            assertEquals(7, cells.length, row);
+            assertEquals("2", cells[0], row);
+            assertEquals(cases[i].lowLatency() ? "16" : "128", cells[1], row);
+            assertEquals("256", cells[2], row);
+            assertTrue(Double.parseDouble(cells[3]) > 0, row);
+            assertTrue(Double.parseDouble(cells[4]) > 0, row);
+            assertTrue(Double.parseDouble(cells[5]) > 0, row);
+            assertTrue(Double.parseDouble(cells[6]) > 0, row);
+        }
+        // Not a terminal: no progress frames.
+        assertFalse(run.err().contains("\r"), run.toString());
+
+        Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(out.resolve("bench.json")));
+        assertEquals("cpu", json.get("backend"));
+        assertEquals(2L, json.get("ranks"));
+        assertEquals("host copy", json.get("baseline"));
+        List<?> results = (List<?>) json.get("results");
+        assertEquals(cases.length, results.size());
+        for (Object o : results) {
+            Map<?, ?> r = (Map<?, ?>) o;
+            assertEquals(2L, r.get("samples"), r.toString());
+            assertTrue(((Number) r.get("time_us")).doubleValue() > 0, r.toString());
+            assertTrue(((Number) r.get("bytes_per_rank")).doubleValue() > 0, r.toString());
+            assertTrue(((Number) r.get("ratio")).doubleValue() > 0, r.toString());
+        }
+        // Sweep: 16, 32, 64, 128 normal tokens and 2, 4, 8, 16 low-latency tokens, every case.
+        List<?> sweep = (List<?>) json.get("sweep");
+        assertEquals(4 * 6, sweep.size());
+        Set<String> seen = new HashSet<>();
+        for (Object o : sweep) {
+            Map<?, ?> r = (Map<?, ?>) o;
+            seen.add(r.get("case") + "@" + r.get("tokens"));
+        }
+        assertTrue(seen.contains("dispatch bf16@16") && seen.contains("combine bf16@128"), seen.toString());
+        assertTrue(seen.contains("ll dispatch fp8@2") && seen.contains("ll combine bf16@16"), seen.toString());
+
+        BufferedImage png = ImageIO.read(out.resolve("bench.png").toFile());
+        assertNotNull(png);
+        assertEquals(960, png.getWidth());
+        assertEquals(600, png.getHeight());
+    }
+
+    @Test
+    void forcedProgressDrawsOnStderr() {
+        CliRun run = CliRun.of("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "1", "--warmup", "0",
+                "--sweep-tokens", "32", "--ll-sweep-tokens", "4", "--progress", "--out", dir.resolve("p").toString());
+        assertEquals(0, run.code(), run.toString());
+        assertTrue(run.err().contains("\r"), run.toString());
+        assertTrue(run.err().contains("100%"), run.toString());
+    }
+}
