@@ -105,6 +105,9 @@ final class CudaBuffer implements EpBuffer {
 
     private void phase(String name) {
         if (timer != null) {
+            if (name == null) {
+                timer.reset();
+            }
             timer.phase(name);
         }
     }
@@ -264,6 +267,7 @@ final class CudaBuffer implements EpBuffer {
 
     @Override
     public DispatchLayout layout(Tensor topkIdx, int numExperts) {
+        phase(null);
         ensureUsable();
         validator.layout(topkIdx, numExperts);
         checkLimits(numExperts);
@@ -504,6 +508,7 @@ final class CudaBuffer implements EpBuffer {
 
     @Override
     public Combined combine(CombineArgs a) {
+        phase(null);
         ensureUsable();
         validator.combine(a);
         context.makeCurrent();

@@ -46,6 +46,17 @@ public final class KernelTimer implements AutoCloseable {
         return b.timer().micros(stage);
     }
 
+    /**
+     * Microseconds from the start of {@code first} to the end of {@code last} in the buffer's
+     * last call: the GPU-side span of a call of several kernels (host gaps inside included).
+     */
+    public static double lastSpanMicros(EpBuffer buffer, Stage first, Stage last) {
+        if (!(buffer instanceof CudaBuffer b) || b.timer() == null) {
+            return Double.NaN;
+        }
+        return b.timer().span(first, last);
+    }
+
     /** Host-side phases of the last traced call, as "name +us" steps from its start. */
     public static String lastHostPhases(EpBuffer buffer) {
         if (!(buffer instanceof CudaBuffer b) || b.timer() == null) {
@@ -75,6 +86,11 @@ public final class KernelTimer implements AutoCloseable {
         }
     }
 
+    /** Forgets the stages of the previous call, so a span never mixes two calls. */
+    void reset() {
+        recorded.replaceAll((k, v) -> false);
+    }
+
     void start(Stage s, CudaStream stream) {
         events.get(s)[0].record(stream);
     }
@@ -91,6 +107,15 @@ public final class KernelTimer implements AutoCloseable {
         CudaEvent[] e = events.get(s);
         e[1].synchronize();
         return CudaEvent.elapsedMillis(e[0], e[1]) * 1000.0;
+    }
+
+    double span(Stage first, Stage last) {
+        if (!recorded.get(first) || !recorded.get(last)) {
+            return Double.NaN;
+        }
+        CudaEvent end = events.get(last)[1];
+        end.synchronize();
+        return CudaEvent.elapsedMillis(events.get(first)[0], end) * 1000.0;
     }
 
     @Override

@@ -1,40 +1,396 @@
 package ep4j.cuda;
 
+import ep4j.DType;
+import ep4j.InvalidArgumentException;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatchArgs;
 import ep4j.LowLatencyDispatched;
 import ep4j.LowLatencyHandle;
+import ep4j.RecvHook;
 import ep4j.Tensor;
+import ep4j.codec.Fp8Mode;
+import ep4j.cuda.driver.CudaFunction;
+import ep4j.cuda.driver.DeviceMemory;
+import ep4j.cuda.driver.KernelArgs;
+import ep4j.cuda.kernel.Kernels;
+import ep4j.cuda.kernel.ParamStruct;
 
 /**
- * The low-latency (decoding) path of one rank's buffer: fixed-size, double-buffered receive
- * regions mapped into every peer, send-only kernels and receive hooks. Not implemented yet on
- * the GPU: the CPU backend has the full semantics.
+ * The low-latency (decoding) path of one rank's buffer (DESIGN 2.4, 2.5; kernels in
+ * low_latency.cuh). Made at the first low-latency call, collectively: every rank allocates its
+ * peer-visible region ({@link LowLatencyLayout}) and the ranks exchange its address once.
+ *
+ * <p>A dispatch launches a send kernel (each token once per destination rank, quantized on the
+ * fly; per (expert, source) a token list and count) and a receive kernel that waits for every
+ * source and packs rows by (local expert, source rank, source token). A combine launches a send
+ * kernel on the expert side (each received row back to its token's home rank, once per (token,
+ * expert)) and a receive kernel on the home side (fma over topk slots in order). With
+ * {@code returnRecvHook} only the send kernel is launched; the hook launches the receive kernel
+ * and waits. Two slots alternate; signals only grow (see the kernel file), so nothing is reset.
  */
 final class LowLatency implements AutoCloseable {
+    /** Blocks of each send kernel: the same on every rank (receivers count one signal per block). */
+    static final int SEND_BLOCKS = Math.max(1, Integer.getInteger("ep4j.cuda.llSendBlocks", 32));
+    private static final int OP_DISPATCH = 10;
+    private static final int OP_COMBINE = 11;
+
     private final CudaBuffer buffer;
+    private final LowLatencyLayout layout;
+    private final DeviceMemory region;
+    private final DeviceMemory local;
+    private final long[] peerBase;
+    private final int device;
+    private final int recvBlocks;
+    private final ParamStruct params = new ParamStruct();
+    private final KernelArgs args = new KernelArgs();
+    private final DeviceMemory[] combineIn = new DeviceMemory[2];
+
+    /** Dispatch generation (0, 1, ...); slot = generation % 2. */
+    private long generation = -1;
+    private final long[] dispatchesOnSlot = new long[2];
+    private final long[] combinesOnSlot = new long[2];
+    private final DispatchState[] slots = new DispatchState[2];
+    private final CombineState[] lastCombine = new CombineState[2];
+
+    private static final class DispatchState {
+        final long generation;
+        final int slot;
+        final long callOnSlot;
+        final int topk;
+        final int tokens;
+        final int mode;
+        boolean received;
+        RuntimeException failed;
+
+        DispatchState(long generation, int slot, long callOnSlot, int topk, int tokens, int mode) {
+            this.generation = generation;
+            this.slot = slot;
+            this.callOnSlot = callOnSlot;
+            this.topk = topk;
+            this.tokens = tokens;
+            this.mode = mode;
+        }
+    }
+
+    private static final class CombineState {
+        final int slot;
+        final long callOnSlot;
+        final long topkIdx;
+        final boolean topk64;
+        final long weights;
+        final int topk;
+        final int tokens;
+        final long out;
+        boolean received;
+        boolean dropped;
+        RuntimeException failed;
+
+        CombineState(int slot, long callOnSlot, long topkIdx, boolean topk64, long weights, int topk, int tokens,
+                long out) {
+            this.slot = slot;
+            this.callOnSlot = callOnSlot;
+            this.topkIdx = topkIdx;
+            this.topk64 = topk64;
+            this.weights = weights;
+            this.topk = topk;
+            this.tokens = tokens;
+            this.out = out;
+        }
+    }
 
     LowLatency(CudaBuffer buffer) {
         this.buffer = buffer;
+        var spec = buffer.spec();
+        this.layout = new LowLatencyLayout(buffer.ranks(), spec.lowLatencyMaxTokensPerRank(), spec.lowLatencyExperts(),
+                spec.hidden(), spec.maxTopk());
+        this.device = buffer.context().device().ordinal();
+        this.recvBlocks = Math.max(1, Math.min(buffer.context().device().multiprocessorCount(), 64));
+        DeviceMemory r = null;
+        DeviceMemory l = null;
+        try {
+            r = DeviceMemory.allocate(buffer.context(), layout.regionBytes());
+            r.fill((byte) 0);
+            l = DeviceMemory.allocate(buffer.context(), layout.localBytes());
+            buffer.context().synchronize();
+        } catch (RuntimeException e) {
+            if (r != null) {
+                r.close();
+            }
+            if (l != null) {
+                l.close();
+            }
+            buffer.markBroken("low-latency buffer allocation failed: " + e.getMessage());
+            throw e;
+        }
+        this.region = r;
+        this.local = l;
+        Object[] all;
+        try {
+            all = buffer.exchange().allGather(buffer.rank(), "lowLatencyInit", region.address(), buffer.timeoutNanos());
+        } catch (RuntimeException e) {
+            buffer.markBroken("low-latency setup failed: " + e.getMessage());
+            close();
+            throw e;
+        }
+        peerBase = new long[all.length];
+        for (int i = 0; i < all.length; i++) {
+            peerBase[i] = (Long) all[i];
+        }
     }
 
-    LowLatencyDispatched dispatch(LowLatencyDispatchArgs args, int localExperts) {
-        throw new UnsupportedOperationException(
-                "low-latency dispatch is not implemented on the CUDA backend yet (rank " + buffer.rank()
-                        + "); the CPU backend has it");
+    // ------------------------------------------------------------------------------------ dispatch
+
+    LowLatencyDispatched dispatch(LowLatencyDispatchArgs a, int localExperts) {
+        if (localExperts != layout.local) {
+            throw new InvalidArgumentException("numExperts", a.numExperts(),
+                    buffer.spec().lowLatencyExperts() + " (the buffer's BufferSpec lowLatency numExperts)");
+        }
+        Tensor x = a.x();
+        int tokens = (int) x.dim(0);
+        int topk = (int) a.topkIdx().dim(1);
+        Fp8Mode fp8 = a.useFp8() ? Fp8Mode.of(a.roundScale(), a.useUe8m0()) : null;
+        int mode = fp8 == null ? 0 : fp8 == Fp8Mode.DEFAULT ? 1 : fp8 == Fp8Mode.ROUND_SCALE ? 2 : 3;
+        int hidden = layout.hidden;
+
+        long g = ++generation;
+        int s = (int) (g & 1);
+        long n = ++dispatchesOnSlot[s];
+        DispatchState st = new DispatchState(g, s, n, topk, tokens, mode);
+        slots[s] = st;
+
+        // Send: wait until every peer is done with our previous dispatch on this slot (n - 1).
+        begin(s, OP_DISPATCH, tokens, topk, mode, x.address(), a.topkIdx().address(),
+                a.topkIdx().dtype() == DType.INT64, 0, 0, 0, LowLatencyLayout.DSIG, LowLatencyLayout.DFREE,
+                n * SEND_BLOCKS, n - 1, n - 1);
+        launch(buffer.kernels().llDispatchSend, SEND_BLOCKS, "lowLatencyDispatch");
+
+        int capacity = layout.capacity;
+        long rows = (long) layout.local * capacity;
+        Tensor outX = Tensor.ofDevice(layout.recvX(local.address(), s), device,
+                fp8 == null ? DType.BF16 : DType.FP8_E4M3, layout.local, capacity, hidden);
+        Tensor outScales = null;
+        if (fp8 != null) {
+            outScales = Tensor.ofDevice(layout.recvScales(local.address(), s), device,
+                    fp8.packedExponents() ? DType.INT32 : DType.FLOAT32, layout.local, capacity,
+                    fp8.scaleElementsPerRow(hidden));
+        }
+        Tensor recvCount = Tensor.ofDevice(layout.recvCount(local.address(), s), device, DType.INT32, layout.local);
+        Tensor sourceToken = Tensor.ofDevice(layout.sourceToken(local.address(), s), device, DType.INT32,
+                layout.local, capacity);
+        Tensor ranges = Tensor.ofDevice(layout.ranges(local.address(), s), device, DType.INT32, layout.local,
+                layout.ranks, 2);
+        assert rows >= 0;
+        LowLatencyHandle handle = new LowLatencyHandle(buffer, s, g, a.numExperts(), tokens, hidden, sourceToken,
+                ranges, () -> !buffer.isClosed() && generation - g < 2);
+        RecvHook hook = () -> receiveDispatch(st);
+        LowLatencyDispatched d = new LowLatencyDispatched(outX, outScales, recvCount, handle,
+                a.returnRecvHook() ? hook : null, () -> st.received && slots[st.slot] == st);
+        if (!a.returnRecvHook()) {
+            receiveDispatch(st);
+        }
+        return d;
     }
 
-    LowLatencyCombined combine(LowLatencyCombineArgs args) {
-        throw new UnsupportedOperationException(
-                "low-latency combine is not implemented on the CUDA backend yet (rank " + buffer.rank() + ")");
+    private synchronized void receiveDispatch(DispatchState st) {
+        if (st.received) {
+            return;
+        }
+        if (buffer.isClosed()) {
+            throw new IllegalStateException("EpBuffer of rank " + buffer.rank() + " was closed");
+        }
+        if (st.failed != null) {
+            throw new IllegalStateException("low-latency dispatch #" + st.generation + " on rank " + buffer.rank()
+                    + " failed: " + st.failed.getMessage(), st.failed);
+        }
+        if (slots[st.slot] != st || generation - st.generation >= 2) {
+            throw new IllegalStateException("low-latency dispatch #" + st.generation + " on rank " + buffer.rank()
+                    + " is stale: its buffer was reused by a later call before it was received");
+        }
+        int s = st.slot;
+        long n = st.callOnSlot;
+        buffer.context().makeCurrent();
+        begin(s, OP_DISPATCH, st.tokens, st.topk, st.mode, 0, 0, false, 0, 0, 0, LowLatencyLayout.DSIG,
+                LowLatencyLayout.DFREE, n * SEND_BLOCKS, n, n);
+        launch(buffer.kernels().llDispatchRecv, recvBlocks, "lowLatencyDispatch");
+        try {
+            buffer.completeCall("lowLatencyDispatch", st.topk);
+        } catch (RuntimeException e) {
+            st.failed = e;
+            throw e;
+        }
+        st.received = true;
     }
 
-    Tensor combineInput(LowLatencyHandle handle) {
-        throw new UnsupportedOperationException("low-latency zero-copy is not implemented on the CUDA backend yet");
+    // ------------------------------------------------------------------------------------ combine
+
+    synchronized Tensor combineInput(LowLatencyHandle handle) {
+        checkHandle(handle);
+        int s = handle.slot();
+        if (combineIn[s] == null) {
+            combineIn[s] = DeviceMemory.allocate(buffer.context(), layout.combineInputBytes());
+        }
+        return Tensor.ofDevice(combineIn[s].address(), device, DType.BF16, layout.local, layout.capacity,
+                layout.hidden);
+    }
+
+    private void checkHandle(LowLatencyHandle handle) {
+        if (!buffer.spec().hasLowLatency()) {
+            throw new InvalidArgumentException("BufferSpec.lowLatency", "not set",
+                    "a buffer made with BufferSpec...lowLatency(maxTokensPerRank, numExperts)");
+        }
+        if (handle == null || !handle.belongsTo(buffer)) {
+            throw new InvalidArgumentException("handle", handle == null ? null : "a handle of another buffer",
+                    "a LowLatencyHandle made by this buffer");
+        }
+        DispatchState st = slots[handle.slot()];
+        if (!handle.isValid() || st == null || st.generation != handle.generation()) {
+            throw new InvalidArgumentException("handle", "stale (generation " + handle.generation() + ")",
+                    "a handle of one of the last two low-latency dispatches");
+        }
+    }
+
+    LowLatencyCombined combine(LowLatencyCombineArgs a) {
+        LowLatencyHandle h = a.handle();
+        checkHandle(h);
+        int s = h.slot();
+        DispatchState ds = slots[s];
+        if (!ds.received) {
+            throw new IllegalStateException("low-latency combine on rank " + buffer.rank()
+                    + ": the dispatch of its handle (#" + h.generation()
+                    + ") was not received yet; call its hook().receive() first");
+        }
+        int topk = (int) a.topkIdx().dim(1);
+        if (topk != ds.topk) {
+            throw new InvalidArgumentException("topkIdx.shape[1]", topk,
+                    ds.topk + " (the topk of the low-latency dispatch of this handle)");
+        }
+        Tensor y = a.y();
+        boolean inPlace = combineIn[s] != null && y.address() == combineIn[s].address();
+        if (a.zeroCopy() && !inPlace) {
+            throw new InvalidArgumentException("y", y + " at 0x" + Long.toHexString(y.address()),
+                    "the tensor lowLatencyCombineInput(handle) returned (zeroCopy)");
+        }
+        int tokens = h.numTokens();
+        Tensor out = a.out();
+        boolean owns = out == null;
+        if (owns) {
+            out = buffer.pool().tensor(DType.BF16, tokens, layout.hidden);
+        }
+        CombineState prev = lastCombine[s];
+        if (prev != null && !prev.received) {
+            prev.dropped = true;
+        }
+        long n = ++combinesOnSlot[s];
+        boolean topk64 = a.topkIdx().dtype() == DType.INT64;
+        // Send: wait until every home rank is done with our previous combine on this slot (n - 1).
+        begin(s, OP_COMBINE, tokens, topk, 0, 0, a.topkIdx().address(), topk64, a.topkWeights().address(),
+                y.address(), out.address(), LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n - 1,
+                n - 1);
+        try {
+            launch(buffer.kernels().llCombineSend, SEND_BLOCKS, "lowLatencyCombine");
+        } catch (RuntimeException e) {
+            if (owns) {
+                out.close();
+            }
+            throw e;
+        }
+        CombineState st = new CombineState(s, n, a.topkIdx().address(), topk64, a.topkWeights().address(), topk,
+                tokens, out.address());
+        lastCombine[s] = st;
+        LowLatencyCombined c = new LowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receiveCombine(st) : null,
+                () -> st.received);
+        if (!a.returnRecvHook()) {
+            try {
+                receiveCombine(st);
+            } catch (RuntimeException e) {
+                if (owns) {
+                    out.close();
+                }
+                throw e;
+            }
+        }
+        return c;
+    }
+
+    private synchronized void receiveCombine(CombineState st) {
+        if (st.received) {
+            return;
+        }
+        if (buffer.isClosed()) {
+            throw new IllegalStateException("EpBuffer of rank " + buffer.rank() + " was closed");
+        }
+        if (st.failed != null) {
+            throw new IllegalStateException("low-latency combine on rank " + buffer.rank() + " failed: "
+                    + st.failed.getMessage(), st.failed);
+        }
+        if (st.dropped) {
+            throw new IllegalStateException("low-latency combine call on rank " + buffer.rank()
+                    + " is stale: a later low-latency combine reused its buffer before it was received");
+        }
+        long n = st.callOnSlot;
+        buffer.context().makeCurrent();
+        begin(st.slot, OP_COMBINE, st.tokens, st.topk, 0, 0, st.topkIdx, st.topk64, st.weights, 0, st.out,
+                LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n, n);
+        launch(buffer.kernels().llCombineRecv, recvBlocks, "lowLatencyCombine");
+        try {
+            buffer.completeCall("lowLatencyCombine", st.topk);
+        } catch (RuntimeException e) {
+            st.failed = e;
+            throw e;
+        }
+        st.received = true;
+    }
+
+    // ------------------------------------------------------------------------------------ kernels
+
+    /** Packs low_latency.cuh's LlParams for slot {@code s}; field order and types as declared there. */
+    private void begin(int s, int operation, int tokens, int topk, int mode, long x, long topkIdx, boolean topk64,
+            long weights, long y, long out, int sigKind, int freeKind, long target, long freeTarget, long publish) {
+        long base = local.address();
+        int hidden = layout.hidden;
+        int scaleBytes = switch (mode) {
+            case 1, 2 -> 4 * (hidden / 128);
+            case 3 -> 4 * ((hidden / 128 + 3) / 4);
+            default -> 0;
+        };
+        params.begin().ptrs(peerBase, Kernels.MAX_RANKS).ptr(x).ptr(topkIdx).ptr(weights).ptr(y).ptr(out)
+                .ptr(layout.recvX(base, s)).ptr(layout.recvScales(base, s)).ptr(layout.recvCount(base, s))
+                .ptr(layout.sourceToken(base, s)).ptr(layout.ranges(base, s)).ptr(layout.firstK(base, s))
+                .ptr(layout.dispatchTopk(base, s)).ptr(region.address() + LowLatencyLayout.COUNTER)
+                .ptr(buffer.errorRecord())
+                .i64(layout.data(s)).i64(layout.list(s)).i64(layout.count(s)).i64(layout.combineRows(s))
+                .i64(LowLatencyLayout.signal(sigKind, s)).i64(LowLatencyLayout.signal(freeKind, s))
+                .i64(target).i64(freeTarget).i64(publish).i64(buffer.timeoutNanos())
+                .i32(buffer.rank()).i32(layout.ranks).i32(tokens).i32(hidden).i32(topk).i32(topk64 ? 1 : 0)
+                .i32(layout.experts).i32(layout.local).i32(layout.maxTokens).i32(layout.maxTopk).i32(mode)
+                .i32(layout.rowStride).i32(mode == 0 ? 2 * hidden : hidden).i32(scaleBytes).i32(operation);
+    }
+
+    private void launch(CudaFunction f, int blocks, String operation) {
+        try {
+            f.launch(blocks, 1, Kernels.LL_THREADS, 0, buffer.stream(), args.reset().struct(params.end(), 8));
+        } catch (RuntimeException e) {
+            buffer.markBroken(operation + ": kernel launch failed: " + e.getMessage());
+            throw e;
+        }
     }
 
     @Override
     public void close() {
+        // The owning buffer synchronized its stream before closing this.
+        if (region != null) {
+            region.close();
+        }
+        if (local != null) {
+            local.close();
+        }
+        for (DeviceMemory m : combineIn) {
+            if (m != null) {
+                m.close();
+            }
+        }
+        args.close();
+        params.close();
     }
 }

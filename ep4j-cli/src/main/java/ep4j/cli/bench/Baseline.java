@@ -25,6 +25,11 @@ public interface Baseline {
      */
     Copy prepare(EpGroup group, long[][] bytes);
 
+    /** True when only the bytes that cross to another rank are moved (GPUs: the NVLink bytes). */
+    default boolean crossOnly() {
+        return false;
+    }
+
     /** One planned transfer pattern. {@link #setUp} and {@link #run} are called on the rank's own thread. */
     interface Copy extends AutoCloseable {
         /** False when this backend has no baseline yet; then {@link #run} is never called. */

@@ -10,11 +10,7 @@ public final class Baselines {
     public static Baseline forGroup(EpGroup group) {
         return switch (group.backend()) {
             case "cpu" -> new HostCopyBaseline();
-            // TODO(lead): GPU hook. Return a Baseline whose Copy moves bytes[dst][src] from GPU src
-            // to GPU dst with peer-to-peer writes (cuMemcpyPeerAsync, or a copy kernel storing into
-            // the peer's memory), every rank at once on its own stream, run() returning when the
-            // rank's copies are done (stream synchronize), so that "ratio" compares with what NVLink
-            // really gives in the same run (DESIGN 4: peer-write bandwidth).
+            case "cuda" -> new PeerCopyBaseline();
             default -> unavailable(group.backend());
         };
     }

@@ -16,6 +16,7 @@ import ep4j.LowLatencyDispatchArgs;
 import ep4j.LowLatencyDispatched;
 import ep4j.Tensor;
 import ep4j.cli.term.ProgressBar;
+import ep4j.cuda.KernelTimer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,7 +57,14 @@ public final class Bench {
     }
 
     /** The table rows (main sizes, with baseline) and every sample of the sweep (for the plot). */
-    public record Outcome(List<BenchResult> table, List<BenchResult> sweep) {
+    public record Outcome(List<BenchResult> table, List<BenchResult> sweep, List<String> notes) {
+    }
+
+    /** On GPUs, CUDA events around the kernels give each call's GPU time. */
+    private void timeKernels(EpBuffers buffers) {
+        if (group.backend().equals("cuda")) {
+            buffers.all().forEach(KernelTimer::enable);
+        }
     }
 
     /** What one rank repeats: {@link #call} is timed, the other steps are not. */
@@ -65,6 +73,11 @@ public final class Bench {
         }
 
         void call(int it) throws Exception;
+
+        /** GPU time of the last call (CUDA events; NaN where there are none). */
+        default double gpuMicros() {
+            return Double.NaN;
+        }
 
         default void finish(int it) throws Exception {
         }
@@ -119,6 +132,7 @@ public final class Bench {
         List<BenchResult> sweep = new ArrayList<>();
         for (int t : normal) {
             try (EpBuffers buffers = group.allocate(BufferSpec.normal(s.hidden(), t).maxTopk(s.topk()))) {
+                timeKernels(buffers);
                 List<BenchResult> rs = normalPoint(buffers, t, t == s.tokens());
                 sweep.addAll(rs);
                 if (t == s.tokens()) {
@@ -127,7 +141,9 @@ public final class Bench {
             }
         }
         BufferSpec llSpec = BufferSpec.normal(s.hidden(), 1).maxTopk(s.topk()).lowLatency(ll[ll.length - 1], s.experts());
+        List<String> notes = new ArrayList<>();
         try (EpBuffers buffers = group.allocate(llSpec)) {
+            timeKernels(buffers);
             for (int t : ll) {
                 List<BenchResult> rs = lowLatencyPoint(buffers, t, t == s.llTokens());
                 sweep.addAll(rs);
@@ -135,8 +151,11 @@ public final class Bench {
                     table.addAll(rs);
                 }
             }
+        } catch (UnsupportedOperationException e) {
+            // A backend without low-latency kernels yet: the normal cases still stand.
+            notes.add("low-latency cases skipped: " + e.getMessage());
         }
-        return new Outcome(table, sweep);
+        return new Outcome(table, sweep, notes);
     }
 
     private List<BenchResult> normalPoint(EpBuffers buffers, int tokens, boolean withBaseline) {
@@ -158,6 +177,11 @@ public final class Bench {
                         @Override
                         public void call(int it) {
                             d = buf.dispatch(dispatchArgs(w, layouts, r, fp8));
+                        }
+
+                        @Override
+                        public double gpuMicros() {
+                            return KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
                         }
 
                         @Override
@@ -184,6 +208,11 @@ public final class Bench {
                     @Override
                     public void call(int it) {
                         c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(s.config()));
+                    }
+
+                    @Override
+                    public double gpuMicros() {
+                        return KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
                     }
 
                     @Override
@@ -294,6 +323,13 @@ public final class Bench {
                 total += bytes[i][j];
             }
         }
+        double cross = 0;
+        for (int i = 0; i < ranks; i++) {
+            for (int j = 0; j < ranks; j++) {
+                cross += i == j ? 0 : bytes[i][j];
+            }
+        }
+        double[][] gpu = new double[reps][ranks];
         RankClock clock = new RankClock(ranks, reps, () -> bar.step(1));
         RankClock baseClock = new RankClock(ranks, reps, () -> bar.step(1));
         Baseline.Copy copy = withBaseline ? baseline.prepare(group, bytes) : null;
@@ -318,6 +354,7 @@ public final class Bench {
                         clock.start();
                         rep.call(it);
                         clock.stop();
+                        gpu[it][r] = rep.gpuMicros();
                         rep.finish(it);
                     }
                 }
@@ -329,11 +366,26 @@ public final class Bench {
             }
         }
         BenchResult result = new BenchResult(c, ranks, tokens, s.hidden(), clock.samples(s.warmup()), total / ranks,
-                Double.NaN, null);
+                cross / ranks, slowestRankMedian(gpu), Double.NaN, Double.NaN, null);
         if (copy == null) {
             return result;
         }
-        return result.withBaseline(copying ? baseClock.medianSeconds(s.warmup()) : Double.NaN, baseline.name());
+        return result.withBaseline(copying ? baseClock.medianSeconds(s.warmup()) : Double.NaN,
+                (baseline.crossOnly() ? cross : total) / ranks, baseline.name());
+    }
+
+    /** Median over the timed iterations of the slowest rank's GPU time (NaN when there is none). */
+    private double slowestRankMedian(double[][] gpu) {
+        double[] perIter = new double[s.iters()];
+        for (int it = 0; it < s.iters(); it++) {
+            double worst = Double.NaN;
+            for (double v : gpu[s.warmup() + it]) {
+                worst = Double.isNaN(worst) ? v : Math.max(worst, v);
+            }
+            perIter[it] = worst;
+        }
+        Arrays.sort(perIter);
+        return perIter[perIter.length / 2];
     }
 
     private static void checkRows(BenchCase c, int rank, long got, long expected) {

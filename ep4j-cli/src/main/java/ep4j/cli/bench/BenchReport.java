@@ -15,7 +15,8 @@ import java.util.Map;
 /** The table, bench.json and bench.png of a benchmark run. */
 public final class BenchReport {
     public static final String[] COLUMNS = {
-        "case", "ranks", "tokens", "hidden", "time us", "logical GB/s", "baseline GB/s", "ratio"};
+        "case", "ranks", "tokens", "hidden", "time us", "gpu us", "logical GB/s", "cross GB/s", "baseline GB/s",
+        "ratio"};
 
     private BenchReport() {
     }
@@ -24,7 +25,8 @@ public final class BenchReport {
         Table t = new Table(COLUMNS);
         for (BenchResult r : results) {
             t.row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), fmt(r.timeMicros(), 1),
-                    fmt(r.logicalGBps(), 2), fmt(r.baselineGBps(), 2), fmt(r.ratio(), 2));
+                    fmt(r.gpuMicros(), 1), fmt(r.logicalGBps(), 2), fmt(r.crossGBps(), 2), fmt(r.baselineGBps(), 2),
+                    fmt(r.ratio(), 2));
         }
         return t;
     }
@@ -38,6 +40,7 @@ public final class BenchReport {
         Map<String, Object> root = new LinkedHashMap<>(header);
         root.put("results", rows(outcome.table(), true));
         root.put("sweep", rows(outcome.sweep(), false));
+        root.put("notes", outcome.notes());
         return root;
     }
 
@@ -55,7 +58,10 @@ public final class BenchReport {
             m.put("max_us", Stats.max(r.samplesNanos()) / 1e3);
             m.put("samples", r.samplesNanos().length);
             m.put("bytes_per_rank", r.bytesPerRank());
+            m.put("gpu_us", r.gpuMicros());
             m.put("logical_gbps", r.logicalGBps());
+            m.put("cross_bytes_per_rank", r.crossBytesPerRank());
+            m.put("cross_gbps", r.crossGBps());
             if (baseline) {
                 m.put("baseline", r.baselineName());
                 m.put("baseline_us", r.baselineSeconds() * 1e6);

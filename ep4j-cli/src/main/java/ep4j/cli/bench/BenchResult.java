@@ -2,11 +2,14 @@ package ep4j.cli.bench;
 
 /**
  * One measured case at one size: timing samples (nanoseconds, warm-up excluded), the mean bytes
- * a rank received (its own tokens included, as DeepEP counts), and the baseline's median time
- * for the same bytes (NaN when not measured).
+ * a rank received (its own tokens included, as DeepEP counts), the mean bytes that crossed to
+ * another rank, the GPU time of the call (kernel span from CUDA events; NaN on the CPU), and the
+ * baseline's median time for the bytes it moves (NaN when not measured): on the CPU a plain copy
+ * of all the bytes, on GPUs peer writes of the bytes that cross NVLink.
  */
 public record BenchResult(BenchCase benchCase, int ranks, int tokens, int hidden, long[] samplesNanos,
-        double bytesPerRank, double baselineSeconds, String baselineName) {
+        double bytesPerRank, double crossBytesPerRank, double gpuMicros, double baselineSeconds,
+        double baselineBytesPerRank, String baselineName) {
 
     public double medianSeconds() {
         return Stats.median(samplesNanos) / 1e9;
@@ -21,16 +24,25 @@ public record BenchResult(BenchCase benchCase, int ranks, int tokens, int hidden
         return bytesPerRank / medianSeconds() / 1e9;
     }
 
+    /** Bytes that crossed to another rank / median time (NVLink on GPUs), in GB/s. */
+    public double crossGBps() {
+        return crossBytesPerRank / medianSeconds() / 1e9;
+    }
+
     public double baselineGBps() {
-        return bytesPerRank / baselineSeconds / 1e9;
+        return baselineBytesPerRank / baselineSeconds / 1e9;
     }
 
-    /** Logical bandwidth over the baseline's bandwidth for the same bytes (NaN without baseline). */
+    /**
+     * The baseline's time for its bytes over the case's time: on the CPU logical bandwidth over a
+     * plain copy's, on GPUs NVLink bandwidth over the peer-write bandwidth (NaN without baseline).
+     */
     public double ratio() {
-        return logicalGBps() / baselineGBps();
+        return baselineSeconds / medianSeconds();
     }
 
-    public BenchResult withBaseline(double seconds, String name) {
-        return new BenchResult(benchCase, ranks, tokens, hidden, samplesNanos, bytesPerRank, seconds, name);
+    public BenchResult withBaseline(double seconds, double bytes, String name) {
+        return new BenchResult(benchCase, ranks, tokens, hidden, samplesNanos, bytesPerRank, crossBytesPerRank,
+                gpuMicros, seconds, bytes, name);
     }
 }

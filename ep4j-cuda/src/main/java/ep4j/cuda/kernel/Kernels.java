@@ -18,6 +18,8 @@ public final class Kernels implements AutoCloseable {
     public static final int DISPATCH_THREADS = 512;
     public static final int COMBINE_THREADS = 1024;
     public static final int COPY_THREADS = 512;
+    /** Threads per block of the low-latency kernels (low_latency.cuh: kLlThreads). */
+    public static final int LL_THREADS = 512;
 
     private final CudaModule module;
     public final CudaFunction layout;
@@ -25,6 +27,10 @@ public final class Kernels implements AutoCloseable {
     public final CudaFunction dispatch;
     private final CudaFunction[] combineByRanks = new CudaFunction[MAX_RANKS + 1];
     public final CudaFunction copy;
+    public final CudaFunction llDispatchSend;
+    public final CudaFunction llDispatchRecv;
+    public final CudaFunction llCombineSend;
+    public final CudaFunction llCombineRecv;
 
     private Kernels(CudaModule module) {
         this.module = module;
@@ -35,6 +41,10 @@ public final class Kernels implements AutoCloseable {
             combineByRanks[r] = module.function("ep4j_combine_r" + r);
         }
         this.copy = module.function("ep4j_copy");
+        this.llDispatchSend = module.function("ep4j_ll_dispatch_send");
+        this.llDispatchRecv = module.function("ep4j_ll_dispatch_recv");
+        this.llCombineSend = module.function("ep4j_ll_combine_send");
+        this.llCombineRecv = module.function("ep4j_ll_combine_recv");
     }
 
     /** The combine kernel compiled for a group of {@code ranks} ranks. */
