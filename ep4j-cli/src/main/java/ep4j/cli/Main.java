@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "ep4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Expert-parallel MoE communication for the JVM: benchmarks and replays.",
-        subcommands = {BenchCommand.class, ReplayCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {BenchCommand.class, ReplayCommand.class, ep4j.cli.tune.TuneCommand.class,
+            CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
     public static final int EXIT_OK = 0;

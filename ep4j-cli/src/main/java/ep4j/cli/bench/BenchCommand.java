@@ -66,6 +66,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Token counts of the low-latency cases for the plot. Default: ll-tokens/8, /4, /2, /1.")
     int[] llSweepTokens;
 
+    @Option(names = "--sweep-sms", split = ",", paramLabel = "N",
+            description = "GPU only: SM counts for the GB/s-against-SMs sweep at the main size (bench-sms.png). Default: 8,16,24,32; 0 for none.")
+    int[] sweepSms;
+
     @Option(names = "--out", defaultValue = "out/bench", description = "Output folder. Default: ${DEFAULT-VALUE}.")
     Path out;
 
@@ -176,6 +180,20 @@ public final class BenchCommand implements Callable<Integer> {
             BenchReport.writeJson(json, BenchReport.json(header, outcome));
             BenchReport.plot("ep4j bench: " + what, outcome.sweep()).writePng(png);
             stdout.println("wrote " + json + " and " + png);
+            if (group.backend().equals("cuda")) {
+                int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
+                smsList = Arrays.stream(smsList).filter(v -> v > 0).sorted().distinct().toArray();
+                if (smsList.length > 0) {
+                    bar.start(smsList.length);
+                    SmSweep.Result sweepResult = SmSweep.run(group, t, h, k, e, smsList, it, seed, bar);
+                    bar.finish();
+                    stdout.println("SM sweep (GPU time, " + t + " tokens):");
+                    stdout.print(sweepResult.table().render());
+                    Path smsPng = out.resolve("bench-sms.png");
+                    sweepResult.plot("ep4j bench: GB/s against SMs, " + what).writePng(smsPng);
+                    stdout.println("wrote " + smsPng);
+                }
+            }
             stdout.flush();
         }
         return Main.EXIT_OK;

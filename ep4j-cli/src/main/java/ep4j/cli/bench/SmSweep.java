@@ -1,0 +1,143 @@
+package ep4j.cli.bench;
+
+import ep4j.BufferSpec;
+import ep4j.CombineArgs;
+import ep4j.Combined;
+import ep4j.Config;
+import ep4j.DispatchArgs;
+import ep4j.DispatchLayout;
+import ep4j.Dispatched;
+import ep4j.EpBuffer;
+import ep4j.EpBuffers;
+import ep4j.EpGroup;
+import ep4j.cli.plot.LinePlot;
+import ep4j.cli.term.ProgressBar;
+import ep4j.cli.term.Table;
+import ep4j.cuda.KernelTimer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CyclicBarrier;
+
+/**
+ * GPU time of the normal kernels against the number of SMs they may use, on one problem: the
+ * data behind {@code ep4j tune} and the bench's GB/s-against-SMs plot. Times are CUDA-event
+ * spans of the kernels (dispatch: from the count exchange to the last row written), the median
+ * over iterations of the slowest rank.
+ */
+public final class SmSweep {
+    /** One SM count: GPU microseconds of each kernel, and the bytes behind them (per rank, mean). */
+    public record Point(int sms, double dispatchBf16Us, double dispatchFp8Us, double combineUs, double layoutUs) {
+    }
+
+    public record Result(List<Point> points, double bf16BytesPerRank, double fp8BytesPerRank, double crossBf16BytesPerRank,
+            double crossFp8BytesPerRank) {
+
+        public Table table() {
+            Table t = new Table("sms", "layout us", "dispatch bf16 us", "GB/s", "dispatch fp8 us", "GB/s", "combine us",
+                    "GB/s");
+            for (Point p : points) {
+                t.row(p.sms(), f(p.layoutUs()), f(p.dispatchBf16Us()), f(bf16BytesPerRank / p.dispatchBf16Us() / 1e3),
+                        f(p.dispatchFp8Us()), f(fp8BytesPerRank / p.dispatchFp8Us() / 1e3), f(p.combineUs()),
+                        f(bf16BytesPerRank / p.combineUs() / 1e3));
+            }
+            return t;
+        }
+
+        /** Logical GB/s against SMs, one line per kernel. */
+        public LinePlot plot(String title) {
+            double[] x = points.stream().mapToDouble(Point::sms).toArray();
+            LinePlot p = new LinePlot(960, 600).title(title).xLabel("SMs").yLabel("logical GB/s (GPU time)");
+            p.add("dispatch bf16", x, points.stream().mapToDouble(q -> bf16BytesPerRank / q.dispatchBf16Us() / 1e3).toArray());
+            p.add("dispatch fp8", x, points.stream().mapToDouble(q -> fp8BytesPerRank / q.dispatchFp8Us() / 1e3).toArray());
+            p.add("combine bf16", x, points.stream().mapToDouble(q -> bf16BytesPerRank / q.combineUs() / 1e3).toArray());
+            return p;
+        }
+
+        private static String f(double v) {
+            return Double.isFinite(v) ? String.format(Locale.ROOT, "%.1f", v) : "-";
+        }
+    }
+
+    private SmSweep() {
+    }
+
+    public static Result run(EpGroup group, int tokens, int hidden, int topk, int experts, int[] smsList, int iters,
+            long seed, ProgressBar bar) {
+        int ranks = group.size();
+        List<Point> points = new ArrayList<>();
+        try (Workload w = Workload.generate(group, tokens, hidden, topk, experts, seed, true);
+             EpBuffers buffers = group.allocate(BufferSpec.normal(hidden, tokens).maxTopk(topk))) {
+            buffers.all().forEach(KernelTimer::enable);
+            long[][] counts = w.tokenCounts();
+            double rows = 0;
+            double crossRows = 0;
+            for (int i = 0; i < ranks; i++) {
+                for (int j = 0; j < ranks; j++) {
+                    rows += counts[i][j];
+                    crossRows += i == j ? 0 : counts[i][j];
+                }
+            }
+            CyclicBarrier barrier = new CyclicBarrier(ranks);
+            double[][][] us = new double[smsList.length][4][iters * ranks];
+            group.onEachRank(r -> {
+                EpBuffer buf = buffers.rank(r);
+                try (DispatchLayout layout = buf.layout(w.idx[r], experts)) {
+                    for (int si = 0; si < smsList.length; si++) {
+                        Config cfg = Config.sms(smsList[si]);
+                        for (int it = -1; it < iters; it++) {
+                            barrier.await();
+                            buf.layout(w.idx[r], experts).close();
+                            double lay = KernelTimer.lastMicros(buf, KernelTimer.Stage.LAYOUT);
+                            try (Dispatched d = buf.dispatch(
+                                    DispatchArgs.of(w.x[r]).topk(w.idx[r], w.weights[r]).layout(layout).config(cfg))) {
+                                double bf16 = KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
+                                buf.dispatch(DispatchArgs.fp8(w.xFp8[r], w.scales[r]).topk(w.idx[r], w.weights[r])
+                                        .layout(layout).config(cfg)).close();
+                                double fp8 = KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
+                                try (Combined c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg))) {
+                                    double comb = KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
+                                    if (it >= 0) {
+                                        us[si][0][it * ranks + r] = bf16;
+                                        us[si][1][it * ranks + r] = fp8;
+                                        us[si][2][it * ranks + r] = comb;
+                                        us[si][3][it * ranks + r] = lay;
+                                    }
+                                }
+                            }
+                        }
+                        if (r == 0 && bar != null) {
+                            bar.step(1);
+                        }
+                    }
+                }
+                return null;
+            });
+            for (int si = 0; si < smsList.length; si++) {
+                double[] m = new double[4];
+                for (int k = 0; k < 4; k++) {
+                    m[k] = slowestRankMedian(us[si][k], ranks, iters);
+                }
+                points.add(new Point(smsList[si], m[0], m[1], m[2], m[3]));
+            }
+            long bf16Row = 2L * hidden;
+            long fp8Row = hidden + 4L * (hidden / 128);
+            return new Result(points, rows * bf16Row / ranks, rows * fp8Row / ranks, crossRows * bf16Row / ranks,
+                    crossRows * fp8Row / ranks);
+        }
+    }
+
+    private static double slowestRankMedian(double[] v, int ranks, int iters) {
+        double[] perIter = new double[iters];
+        for (int it = 0; it < iters; it++) {
+            double worst = 0;
+            for (int r = 0; r < ranks; r++) {
+                worst = Math.max(worst, v[it * ranks + r]);
+            }
+            perIter[it] = worst;
+        }
+        Arrays.sort(perIter);
+        return perIter[iters / 2];
+    }
+}
