@@ -6,5 +6,6 @@
 #include "dispatch.cuh"
 #include "combine.cuh"
 #include "probe.cuh"
+#include "low_latency.cuh"
 
 extern "C" __global__ void ep4j_noop() {}

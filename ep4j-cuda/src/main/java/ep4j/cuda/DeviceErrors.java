@@ -16,6 +16,7 @@ final class DeviceErrors implements AutoCloseable {
     private static final int TIMEOUT = 1;
     private static final int EXPERT_OUT_OF_RANGE = 2;
     private static final int WORST_TOKENS_OVERFLOW = 3;
+    private static final int COMBINE_TOPK_MISMATCH = 4;
     private static final String[] SIGNALS = {"notify", "dispatch arrival", "combine ready", "combine done"};
 
     private final PinnedHostMemory record;
@@ -52,6 +53,9 @@ final class DeviceErrors implements AutoCloseable {
                     "-1 or an expert in [0, " + expected + ")");
             case WORST_TOKENS_OVERFLOW -> throw new InvalidArgumentException("numWorstTokens", expected,
                     "at least " + seen + " rows (received on rank " + peer + ")");
+            case COMBINE_TOPK_MISMATCH -> throw new InvalidArgumentException(
+                    "topkIdx[" + (topk > 0 ? detail / topk : detail) + "][" + (topk > 0 ? detail % topk : 0) + "]", seen,
+                    expected + ", the expert this slot had in the low-latency dispatch of the handle");
             default -> throw new EpException(operation + " on rank " + rank + ": device error code " + code);
         }
     }
