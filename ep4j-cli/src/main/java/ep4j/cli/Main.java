@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "ep4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Expert-parallel MoE communication for the JVM: benchmarks and replays.",
         subcommands = {BenchCommand.class, ReplayCommand.class, ep4j.cli.tune.TuneCommand.class,
+            ep4j.cli.bench.PlotCommand.class,
             CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {

@@ -175,28 +175,45 @@ public final class BenchCommand implements Callable<Integer> {
             header.put("baseline_description", baseline.description());
             header.put("baseline_schedule", "interleaved: at the table's sizes every call of a case is preceded by one"
                     + " baseline repetition on the same rank threads; both medians come from the same iterations");
-            Path json = out.resolve("bench.json");
-            Path png = out.resolve("bench.png");
-            BenchReport.writeJson(json, BenchReport.json(header, outcome));
-            BenchReport.plot("ep4j bench: " + what, outcome.sweep()).writePng(png);
-            stdout.println("wrote " + json + " and " + png);
+            SmSweep.Result sweepResult = null;
             if (group.backend().equals("cuda")) {
                 int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
                 smsList = Arrays.stream(smsList).filter(v -> v > 0).sorted().distinct().toArray();
                 if (smsList.length > 0) {
                     bar.start(smsList.length);
-                    SmSweep.Result sweepResult = SmSweep.run(group, t, h, k, e, smsList, it, seed, bar);
+                    sweepResult = SmSweep.run(group, t, h, k, e, smsList, it, seed, bar);
                     bar.finish();
                     stdout.println("SM sweep (GPU time, " + t + " tokens):");
                     stdout.print(sweepResult.table().render());
-                    Path smsPng = out.resolve("bench-sms.png");
-                    sweepResult.plot("ep4j bench: GB/s against SMs, " + what).writePng(smsPng);
-                    stdout.println("wrote " + smsPng);
                 }
             }
+            Path json = out.resolve("bench.json");
+            Map<String, Object> doc = BenchReport.json(header, outcome);
+            if (sweepResult != null) {
+                doc.put("sms_sweep", sweepResult.json());
+            }
+            BenchReport.writeJson(json, doc);
+            stdout.println("wrote " + json);
+            writePlots(stdout, out, "ep4j bench: " + what, outcome, sweepResult);
             stdout.flush();
         }
         return Main.EXIT_OK;
+    }
+
+    /** The PNGs; a runtime without java.desktop (a trimmed JRE) gets a note instead (ep4j plot redraws them). */
+    static void writePlots(PrintWriter stdout, Path out, String title, Bench.Outcome outcome, SmSweep.Result sweep) {
+        try {
+            Path png = out.resolve("bench.png");
+            BenchReport.plot(title, outcome.sweep()).writePng(png);
+            stdout.println("wrote " + png);
+            if (sweep != null) {
+                Path smsPng = out.resolve("bench-sms.png");
+                sweep.plot("GB/s against SMs, " + title).writePng(smsPng);
+                stdout.println("wrote " + smsPng);
+            }
+        } catch (LinkageError | java.io.IOException | RuntimeException ex) {
+            stdout.println("note: no PNG written (" + ex + "); `ep4j plot --in " + out + "` draws them from bench.json");
+        }
     }
 
     private int pick(Integer given, int full, int small) {

@@ -45,6 +45,27 @@ public final class SmSweep {
             return t;
         }
 
+        /** The points for bench.json (times in microseconds, logical GB/s). */
+        public List<Object> json() {
+            List<Object> out = new ArrayList<>();
+            for (Point p : points) {
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("sms", p.sms());
+                m.put("layout_us", p.layoutUs());
+                m.put("dispatch_bf16_us", p.dispatchBf16Us());
+                m.put("dispatch_fp8_us", p.dispatchFp8Us());
+                m.put("combine_us", p.combineUs());
+                m.put("dispatch_bf16_gbps", bf16BytesPerRank / p.dispatchBf16Us() / 1e3);
+                m.put("dispatch_fp8_gbps", fp8BytesPerRank / p.dispatchFp8Us() / 1e3);
+                m.put("combine_gbps", bf16BytesPerRank / p.combineUs() / 1e3);
+                m.put("dispatch_bf16_cross_gbps", crossBf16BytesPerRank / p.dispatchBf16Us() / 1e3);
+                m.put("dispatch_fp8_cross_gbps", crossFp8BytesPerRank / p.dispatchFp8Us() / 1e3);
+                m.put("combine_cross_gbps", crossBf16BytesPerRank / p.combineUs() / 1e3);
+                out.add(m);
+            }
+            return out;
+        }
+
         /** Logical GB/s against SMs, one line per kernel. */
         public LinePlot plot(String title) {
             double[] x = points.stream().mapToDouble(Point::sms).toArray();

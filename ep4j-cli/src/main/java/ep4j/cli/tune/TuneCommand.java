@@ -88,12 +88,17 @@ public final class TuneCommand implements Callable<Integer> {
                     at.dispatchBf16Us(), combineSms, bytesPerSm);
             Files.createDirectories(out);
             Path png = out.resolve("tune.png");
-            result.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden).writePng(png);
+            try {
+                result.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden).writePng(png);
+                stdout.println("wrote " + png);
+            } catch (LinkageError | RuntimeException ex) {
+                stdout.println("note: no PNG written (" + ex + ")");
+            }
             if (!dryRun) {
                 profile.save();
-                stdout.println("saved " + TuneProfile.location() + "; wrote " + png);
+                stdout.println("saved " + TuneProfile.location());
             } else {
-                stdout.println("not saved (--dry-run); wrote " + png);
+                stdout.println("not saved (--dry-run)");
             }
             stdout.flush();
         }
