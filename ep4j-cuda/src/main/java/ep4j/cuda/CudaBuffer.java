@@ -559,8 +559,19 @@ final class CudaBuffer implements EpBuffer {
     private LowLatency lowLatency;
 
     /** The low-latency path, made on the first low-latency call (collective: all ranks make it). */
+    /**
+     * The GPU low-latency kernels pass the bit-exact comparison with the CPU backend on most cases
+     * but one known case (R=2, top-9 of 8 experts with duplicates, hooked combine) times out in
+     * combine; until that is fixed they are opt-in with {@code -Dep4j.cuda.lowLatency=true}.
+     */
+    static final String LOW_LATENCY_PROPERTY = "ep4j.cuda.lowLatency";
+
     private LowLatency lowLatency() {
         if (lowLatency == null) {
+            if (!Boolean.getBoolean(LOW_LATENCY_PROPERTY)) {
+                throw new UnsupportedOperationException("the GPU low-latency kernels are experimental (one known"
+                        + " failure); enable them with -D" + LOW_LATENCY_PROPERTY + "=true, or use the CPU backend");
+            }
             lowLatency = new LowLatency(this);
         }
         return lowLatency;
