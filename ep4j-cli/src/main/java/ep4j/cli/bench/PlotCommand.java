@@ -29,8 +29,9 @@ public final class PlotCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter stdout = spec.commandLine().getOut();
         Map<String, Object> doc = (Map<String, Object>) Json.parse(Files.readString(in.resolve("bench.json")));
-        String title = "ep4j bench: backend " + doc.get("backend") + ", " + num(doc.get("ranks")) + " ranks, hidden "
-                + num(doc.get("hidden")) + ", top-" + num(doc.get("topk")) + " of " + num(doc.get("experts"));
+        String title = "ep4j bench: backend " + doc.get("backend") + ", " + whole(doc.get("ranks")) + " ranks, "
+                + whole(doc.get("tokens")) + " tokens x " + whole(doc.get("hidden")) + ", top-" + whole(doc.get("topk"))
+                + " of " + whole(doc.get("experts"));
         LinePlot p = new LinePlot(960, 600).title(title).xLabel("tokens per rank").yLabel("time per call (us)")
                 .logX(true).logY(true);
         List<Map<String, Object>> sweep = (List<Map<String, Object>>) doc.get("sweep");
@@ -56,6 +57,10 @@ public final class PlotCommand implements Callable<Integer> {
         }
         stdout.flush();
         return Main.EXIT_OK;
+    }
+
+    private static long whole(Object o) {
+        return Math.round(num(o));
     }
 
     private static double num(Object o) {
