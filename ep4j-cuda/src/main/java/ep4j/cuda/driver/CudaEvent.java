@@ -9,14 +9,12 @@ import java.lang.foreign.MemorySegment;
  * A CUDA event: a point in a stream that other streams (of any device) and the host can wait for.
  * Events without timing are cheaper to record and wait on; use those for synchronisation.
  */
-public final class CudaEvent implements AutoCloseable {
-    private final CudaContext context;
+public final class CudaEvent extends ContextResource implements AutoCloseable {
     private final MemorySegment handle;
     private final boolean timing;
-    private volatile boolean closed;
 
     private CudaEvent(CudaContext context, MemorySegment handle, boolean timing) {
-        this.context = context;
+        super(context);
         this.handle = handle;
         this.timing = timing;
     }
@@ -41,10 +39,6 @@ public final class CudaEvent implements AutoCloseable {
             context.release();
             throw e;
         }
-    }
-
-    public CudaContext context() {
-        return context;
     }
 
     public boolean hasTiming() {
@@ -125,42 +119,17 @@ public final class CudaEvent implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuEventDestroy.invokeExact(handle);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuEventDestroy_v2(" + this + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    int destroy() throws Throwable {
+        return (int) Cu.cuEventDestroy.invokeExact(handle);
     }
 
     @Override
-    public String toString() {
-        return "CudaEvent[" + Native.hex(handle.address()) + ", device " + context.device().ordinal()
-                + (closed ? ", closed]" : "]");
+    String destroyCall() {
+        return "cuEventDestroy_v2(" + this + ")";
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    @Override
+    String describe() {
+        return Native.hex(handle.address()) + ", " + device();
     }
 }

@@ -9,13 +9,11 @@ import java.lang.foreign.MemorySegment;
  * An executable CUDA graph recorded from a stream: replaying it costs one launch however many
  * kernels and copies it holds.
  */
-public final class CudaGraph implements AutoCloseable {
-    private final CudaContext context;
+public final class CudaGraph extends ContextResource implements AutoCloseable {
     private final MemorySegment exec;
-    private volatile boolean closed;
 
     private CudaGraph(CudaContext context, MemorySegment exec) {
-        this.context = context;
+        super(context);
         this.exec = exec;
     }
 
@@ -79,9 +77,7 @@ public final class CudaGraph implements AutoCloseable {
 
     /** Queues one replay on {@code stream}. */
     public void launch(CudaStream stream) {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+        ensureOpen();
         MemorySegment s = stream.prepare();
         int r;
         try {
@@ -95,37 +91,18 @@ public final class CudaGraph implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuGraphExecDestroy.invokeExact(exec);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuGraphExecDestroy(" + this + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    int destroy() throws Throwable {
+        return (int) Cu.cuGraphExecDestroy.invokeExact(exec);
     }
 
     @Override
-    public String toString() {
-        return "CudaGraph[" + Native.hex(exec.address()) + ", device " + context.device().ordinal()
-                + (closed ? ", closed]" : "]");
+    String destroyCall() {
+        return "cuGraphExecDestroy(" + this + ")";
+    }
+
+    @Override
+    String describe() {
+        return Native.hex(exec.address()) + ", " + device();
     }
 
     /** Ends capture; the graph is NULL when capture was invalidated. */

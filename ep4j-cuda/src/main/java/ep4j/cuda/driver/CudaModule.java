@@ -13,18 +13,16 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
 /** Device code loaded into one context ({@code cuModuleLoadData}); unloaded on {@link #close()}. */
-public final class CudaModule implements AutoCloseable {
+public final class CudaModule extends ContextResource implements AutoCloseable {
     /** Where the build puts the kernels of src/main/cuda. */
     public static final String KERNELS_RESOURCE = "ep4j/cuda/ep4j.fatbin";
 
-    private final CudaContext context;
     private final MemorySegment handle;
     private final String origin;
     private final ConcurrentMap<String, CudaFunction> functions = new ConcurrentHashMap<>();
-    private volatile boolean closed;
 
     private CudaModule(CudaContext context, MemorySegment handle, String origin) {
-        this.context = context;
+        super(context);
         this.handle = handle;
         this.origin = origin;
     }
@@ -87,10 +85,6 @@ public final class CudaModule implements AutoCloseable {
         }
     }
 
-    public CudaContext context() {
-        return context;
-    }
-
     /** The kernel {@code extern "C" __global__} {@code name}; one object per name. */
     public CudaFunction function(String name) {
         ensureOpen();
@@ -117,41 +111,17 @@ public final class CudaModule implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuModuleUnload.invokeExact(handle);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuModuleUnload(" + origin + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    int destroy() throws Throwable {
+        return (int) Cu.cuModuleUnload.invokeExact(handle);
     }
 
     @Override
-    public String toString() {
-        return "CudaModule[" + origin + ", device " + context.device().ordinal() + (closed ? ", closed]" : "]");
+    String destroyCall() {
+        return "cuModuleUnload(" + origin + ")";
     }
 
-    void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    @Override
+    String describe() {
+        return origin + ", " + device();
     }
 }

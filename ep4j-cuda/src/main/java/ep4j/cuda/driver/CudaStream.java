@@ -13,14 +13,12 @@ import java.lang.foreign.MemorySegment;
  * Operations are ordered on the stream in the order the driver receives them, so threads that
  * share a stream must agree among themselves on that order.
  */
-public final class CudaStream implements AutoCloseable {
-    private final CudaContext context;
+public final class CudaStream extends ContextResource implements AutoCloseable {
     private final MemorySegment handle;
     private final boolean owned;
-    private volatile boolean closed;
 
     private CudaStream(CudaContext context, MemorySegment handle, boolean owned) {
-        this.context = context;
+        super(context);
         this.handle = handle;
         this.owned = owned;
     }
@@ -63,10 +61,6 @@ public final class CudaStream implements AutoCloseable {
     public static CudaStream wrap(CudaContext context, long streamHandle) {
         context.ensureOpen();
         return new CudaStream(context, MemorySegment.ofAddress(streamHandle), false);
-    }
-
-    public CudaContext context() {
-        return context;
     }
 
     /** The CUstream (NULL for the legacy default stream). */
@@ -132,63 +126,35 @@ public final class CudaStream implements AutoCloseable {
         throw Driver.failure(r, "cuStreamQuery(" + this + ")");
     }
 
-    /** Destroys an owned stream (queued work still completes); borrowed streams are left alone. */
+    /** close() destroys an owned stream (queued work still completes); borrowed streams are left alone. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        if (!owned) {
-            return;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuStreamDestroy.invokeExact(handle);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuStreamDestroy_v2(" + this + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    boolean releasesOnClose() {
+        return owned;
     }
 
     @Override
-    public String toString() {
+    int destroy() throws Throwable {
+        return (int) Cu.cuStreamDestroy.invokeExact(handle);
+    }
+
+    @Override
+    String destroyCall() {
+        return "cuStreamDestroy_v2(" + this + ")";
+    }
+
+    @Override
+    String describe() {
         String what = handle.equals(MemorySegment.NULL) ? "legacy default" : Native.hex(handle.address());
-        return "CudaStream[" + what + ", device " + context.device().ordinal() + (closed ? ", closed]" : "]");
+        return what + ", " + device();
     }
 
     /** Checks, makes the context current and returns the handle: the prologue of every stream operation. */
     MemorySegment prepare() {
-        if (closed) {
-            throw closedError();
-        }
+        ensureOpen();
         if (!owned) {
             context.ensureOpen(); // a borrowed stream does not keep the context alive
         }
         context.activate();
         return handle;
-    }
-
-    private void ensureOpen() {
-        if (closed) {
-            throw closedError();
-        }
-    }
-
-    private IllegalStateException closedError() {
-        return new IllegalStateException(this + " is closed");
     }
 }

@@ -10,8 +10,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.OptionalInt;
 
 /**
- * Device memory from {@code cuMemAlloc}, freed on {@link #close()}; plus static copies and fills
- * on raw device pointers, for memory ep4j does not own (tensor views).
+ * Device memory from {@code cuMemAlloc}, freed on {@link #close()} (work still queued on it must
+ * have finished: synchronise first); plus static copies and fills on raw device pointers, for
+ * memory ep4j does not own (tensor views).
  *
  * <p>Naming: instance {@code upload}/{@code download} take an offset into this allocation; the
  * static {@code copyFromHost}/{@code copyToHost} take a raw device pointer.
@@ -25,14 +26,12 @@ import java.util.OptionalInt;
  * <p>All pointers are in the unified virtual address space, so copies between devices work too
  * (directly over NVLink/PCIe once {@link CudaContext#enablePeerAccess} was called).
  */
-public final class DeviceMemory implements AutoCloseable {
-    private final CudaContext context;
+public final class DeviceMemory extends ContextResource implements AutoCloseable {
     private final long address;
     private final long byteSize;
-    private volatile boolean closed;
 
     private DeviceMemory(CudaContext context, long address, long byteSize) {
-        this.context = context;
+        super(context);
         this.address = address;
         this.byteSize = byteSize;
     }
@@ -61,10 +60,6 @@ public final class DeviceMemory implements AutoCloseable {
             context.release();
             throw e;
         }
-    }
-
-    public CudaContext context() {
-        return context;
     }
 
     /** The device pointer (CUdeviceptr). */
@@ -126,43 +121,18 @@ public final class DeviceMemory implements AutoCloseable {
 
     /** Frees the memory. Work still queued on it must have finished (synchronise first). */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuMemFree.invokeExact(address);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuMemFree_v2(" + Native.hex(address) + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    int destroy() throws Throwable {
+        return (int) Cu.cuMemFree.invokeExact(address);
     }
 
     @Override
-    public String toString() {
-        return "DeviceMemory[" + Native.hex(address) + ", " + byteSize + " bytes, device "
-                + context.device().ordinal() + (closed ? ", closed]" : "]");
+    String destroyCall() {
+        return "cuMemFree_v2(" + Native.hex(address) + ")";
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    @Override
+    String describe() {
+        return Native.hex(address) + ", " + byteSize + " bytes, " + device();
     }
 
     private void checkRange(String name, long offset, long length) {

@@ -8,13 +8,11 @@ import java.lang.foreign.MemorySegment;
  * Another process's device memory mapped into this one ({@code cuIpcOpenMemHandle}); unmapped
  * on {@link #close()}. The exporter must keep its allocation until every importer has closed.
  */
-public final class IpcMapping implements AutoCloseable {
-    private final CudaContext context;
+public final class IpcMapping extends ContextResource implements AutoCloseable {
     private final long address;
-    private volatile boolean closed;
 
     private IpcMapping(CudaContext context, long address) {
-        this.context = context;
+        super(context);
         this.address = address;
     }
 
@@ -48,49 +46,24 @@ public final class IpcMapping implements AutoCloseable {
         }
     }
 
-    public CudaContext context() {
-        return context;
-    }
-
     /** The device pointer of the mapped allocation's start. */
     public long address() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+        ensureOpen();
         return address;
     }
 
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            context.activate();
-            int r;
-            try {
-                r = (int) Cu.cuIpcCloseMemHandle.invokeExact(address);
-            } catch (Throwable t) {
-                throw Native.rethrow(t);
-            }
-            if (!Native.releasedOk(r)) {
-                throw Driver.failure(r, "cuIpcCloseMemHandle(" + Native.hex(address) + ")");
-            }
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    int destroy() throws Throwable {
+        return (int) Cu.cuIpcCloseMemHandle.invokeExact(address);
     }
 
     @Override
-    public String toString() {
-        return "IpcMapping[" + Native.hex(address) + ", device " + context.device().ordinal()
-                + (closed ? ", closed]" : "]");
+    String destroyCall() {
+        return "cuIpcCloseMemHandle(" + Native.hex(address) + ")";
+    }
+
+    @Override
+    String describe() {
+        return Native.hex(address) + ", " + device();
     }
 }

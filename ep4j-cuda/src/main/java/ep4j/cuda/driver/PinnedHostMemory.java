@@ -19,20 +19,18 @@ import java.lang.invoke.VarHandle;
  * the volatile accessors here (or a VarHandle with acquire semantics); plain reads may be hoisted
  * out of a polling loop by the JIT.
  */
-public final class PinnedHostMemory implements AutoCloseable {
+public final class PinnedHostMemory extends ContextResource implements AutoCloseable {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
-    private final CudaContext context;
     private final MemorySegment raw;
     private final Arena arena;
     private final MemorySegment segment;
     private final long devicePointer;
-    private volatile boolean closed;
 
     private PinnedHostMemory(CudaContext context, MemorySegment raw, Arena arena, MemorySegment segment,
             long devicePointer) {
-        this.context = context;
+        super(context);
         this.raw = raw;
         this.arena = arena;
         this.segment = segment;
@@ -83,10 +81,6 @@ public final class PinnedHostMemory implements AutoCloseable {
         }
     }
 
-    public CudaContext context() {
-        return context;
-    }
-
     /** The host view, {@link #byteSize()} bytes; invalid after close(). */
     public MemorySegment segment() {
         ensureOpen();
@@ -119,38 +113,25 @@ public final class PinnedHostMemory implements AutoCloseable {
         LONG.setVolatile(segment, offset, value);
     }
 
-    /** Frees the memory. Kernels must no longer use it; threads must no longer read it. */
+    /** close() ends {@link #segment()}, then frees the memory: kernels must no longer use it, nor threads read it. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        try {
-            arena.close();
-            context.activate();
-            freeHost(raw);
-        } finally {
-            context.release();
-        }
-    }
-
-    public boolean isClosed() {
-        return closed;
+    void beforeDestroy() {
+        arena.close();
     }
 
     @Override
-    public String toString() {
-        return "PinnedHostMemory[" + Native.hex(raw.address()) + ", " + segment.byteSize() + " bytes"
-                + (closed ? ", closed]" : "]");
+    int destroy() throws Throwable {
+        return (int) Cu.cuMemFreeHost.invokeExact(raw);
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    @Override
+    String destroyCall() {
+        return freeHostCall(raw);
+    }
+
+    @Override
+    String describe() {
+        return Native.hex(raw.address()) + ", " + segment.byteSize() + " bytes";
     }
 
     private static void freeHost(MemorySegment raw) {
@@ -161,7 +142,11 @@ public final class PinnedHostMemory implements AutoCloseable {
             throw Native.rethrow(t);
         }
         if (!Native.releasedOk(r)) {
-            throw Driver.failure(r, "cuMemFreeHost(" + Native.hex(raw.address()) + ")");
+            throw Driver.failure(r, freeHostCall(raw));
         }
+    }
+
+    private static String freeHostCall(MemorySegment raw) {
+        return "cuMemFreeHost(" + Native.hex(raw.address()) + ")";
     }
 }
