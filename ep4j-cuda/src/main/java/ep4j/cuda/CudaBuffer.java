@@ -213,6 +213,19 @@ final class CudaBuffer implements EpBuffer {
         check(operation, topk);
     }
 
+    /**
+     * Exchanges this call's pointers with the other ranks. A rank that times out here has counted
+     * an exchange its peers have not, so the buffer can no longer pair calls: it refuses further work.
+     */
+    private Object[] gather(String operation, long[] pointers) {
+        try {
+            return exchange.allGather(rank, operation, pointers, timeoutNanos);
+        } catch (ep4j.EpTimeoutException e) {
+            broken = e.getMessage();
+            throw e;
+        }
+    }
+
     /** Waits until the notify kernel of {@code call} has published the counts in host memory. */
     private void awaitSummary(String operation, long call, int topk) {
         long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
@@ -312,38 +325,79 @@ final class CudaBuffer implements EpBuffer {
         }
     }
 
-    private record Outputs(Tensor x, Tensor scales, Tensor idx, Tensor weights, Tensor source) {
-        long[] pointers() {
-            return new long[] {x.address(), scales == null ? 0 : scales.address(), idx == null ? 0 : idx.address(),
-                    weights == null ? 0 : weights.address(), source.address()};
+    /**
+     * The output blocks of one dispatch, taken from the pool before any kernel runs so that the
+     * peers can be given their addresses up front. Each block holds {@code capacity} rows; the
+     * tensors handed out cover the rows actually received ({@link #tensors}).
+     */
+    private final class Outputs {
+        private final DeviceMemory[] blocks = new DeviceMemory[5];
+        private final DType[] types = new DType[5];
+        private final long[] widths = new long[5];
+        private boolean handedOut;
+
+        Outputs(DispatchArgs a, long capacity, boolean withTopk) {
+            try {
+                take(0, a.x().dtype(), a.x().dim(1), capacity);
+                if (a.scales() != null) {
+                    take(1, a.scales().dtype(), a.scales().dim(1), capacity);
+                }
+                if (withTopk && a.topkIdx() != null) {
+                    take(2, a.topkIdx().dtype(), a.topkIdx().dim(1), capacity);
+                    if (a.topkWeights() != null) {
+                        take(3, DType.FLOAT32, a.topkIdx().dim(1), capacity);
+                    }
+                }
+                take(4, DType.INT32, 1, capacity);
+            } catch (RuntimeException e) {
+                release();
+                throw e;
+            }
         }
 
-        void close() {
-            for (Tensor t : new Tensor[] {x, scales, idx, weights, source}) {
-                if (t != null) {
-                    t.close();
+        private void take(int i, DType type, long width, long capacity) {
+            types[i] = type;
+            widths[i] = width;
+            blocks[i] = pool.take(Math.max(1, capacity * width * type.byteSize()));
+        }
+
+        boolean hasTopk() {
+            return blocks[2] != null;
+        }
+
+        long[] pointers() {
+            long[] p = new long[5];
+            for (int i = 0; i < 5; i++) {
+                p[i] = blocks[i] == null ? 0 : blocks[i].address();
+            }
+            return p;
+        }
+
+        /** The outputs as tensors of {@code rows} rows; each returns its block to the pool when closed. */
+        Tensor[] tensors(long rows) {
+            handedOut = true;
+            Tensor[] out = new Tensor[5];
+            for (int i = 0; i < 5; i++) {
+                DeviceMemory b = blocks[i];
+                if (b != null) {
+                    out[i] = i == 4
+                            ? Tensor.owned(null, b.address(), rank, types[i], () -> pool.give(b), rows)
+                            : Tensor.owned(null, b.address(), rank, types[i], () -> pool.give(b), rows, widths[i]);
                 }
             }
+            return out;
         }
-    }
 
-    private Outputs allocateOutputs(DispatchArgs a, long rows, boolean withTopk) {
-        Tensor x = a.x();
-        Tensor scales = a.scales();
-        Tensor outX = pool.tensor(x.dtype(), rows, x.dim(1));
-        phase("alloc-x");
-        Tensor outS = scales == null ? null : pool.tensor(scales.dtype(), rows, scales.dim(1));
-        Tensor idx = null;
-        Tensor w = null;
-        if (withTopk && a.topkIdx() != null) {
-            idx = pool.tensor(a.topkIdx().dtype(), rows, a.topkIdx().dim(1));
-            if (a.topkWeights() != null) {
-                w = pool.tensor(DType.FLOAT32, rows, a.topkIdx().dim(1));
+        void release() {
+            if (!handedOut) {
+                for (DeviceMemory b : blocks) {
+                    if (b != null) {
+                        pool.give(b);
+                    }
+                }
+                handedOut = true;
             }
         }
-        phase("alloc-meta");
-        Tensor source = pool.tensor(DType.INT32, rows);
-        return new Outputs(outX, outS, idx, w, source);
     }
 
     @Override
@@ -365,74 +419,51 @@ final class CudaBuffer implements EpBuffer {
         final String op = "dispatch";
         phase("validate");
 
-        Tensor sendRow;
-        Tensor inRank;
-        Tensor offsets;
-        Tensor tpeDevice;
-        int[] tpeHost = null;
-        long rows;
-        Outputs out;
-        int worst = a.numWorstTokens();
-        long receivedRows = recvTotal();
+        final Tensor sendRow;
+        final Tensor inRank;
+        final Tensor offsets;
+        final Tensor tpeDevice;
+        final int localExperts;
+        final int worst;
+        final long receivedRows;
+        final Outputs out;
+        HandleState state = null;
         if (cached != null) {
-            HandleState state = (HandleState) cached.backendState();
+            state = (HandleState) cached.backendState();
             receivedRows = state.receivedRows().address();
             sendRow = cached.sendRow();
             inRank = cached.isTokenInRank();
             offsets = cached.sourceRankOffsets();
-            rows = cached.numRows();
-            tpeHost = state.tokensPerExpert();
-            int local = (int) state.tokensPerExpertDevice().dim(0);
-            tpeDevice = pool.tensor(DType.INT32, local);
-            DeviceMemory.copy(tpeDevice.address(), state.tokensPerExpertDevice().address(), 4L * local, stream);
-            out = allocateOutputs(a, rows, false);
+            localExperts = (int) state.tokensPerExpertDevice().dim(0);
+            tpeDevice = pool.tensor(DType.INT32, localExperts);
+            DeviceMemory.copy(tpeDevice.address(), state.tokensPerExpertDevice().address(), 4L * localExperts, stream);
+            out = new Outputs(a, cached.numRows(), false);
             // A worst-sized routing keeps its unused tail rows defined in every later dispatch.
-            worst = state.worstSized() ? (int) rows : 0;
+            worst = state.worstSized() ? (int) cached.numRows() : 0;
         } else {
             DispatchLayout layout = a.layout();
-            int experts = layout.numExperts();
-            int local = experts / r;
+            localExperts = layout.numExperts() / r;
+            receivedRows = recvTotal();
+            worst = a.numWorstTokens();
             sendRow = pool.tensor(DType.INT32, t, r);
             inRank = pool.tensor(DType.UINT8, t, r);
             offsets = pool.tensor(DType.INT32, r + 1);
-            tpeDevice = pool.tensor(DType.INT32, local);
+            tpeDevice = pool.tensor(DType.INT32, localExperts);
             if ((long) t * r > 0) {
                 DeviceMemory.copy(inRank.address(), layout.isTokenInRank().address(), (long) t * r, stream);
             }
-            if (worst > 0) {
-                out = allocateOutputs(a, worst, true);
-            } else {
-                out = null;
-            }
-            phase("prepare");
-            launchNotify(call, t, experts, local, a.expertAlignment(), worst, inRank, layout.tokensPerExpert(), sendRow,
-                    offsets, tpeDevice);
-            phase("notify-launch");
-            if (worst > 0) {
-                rows = worst;
-            } else {
-                try {
-                    awaitSummary(op, call, topk);
-                } catch (RuntimeException e) {
-                    for (Tensor z : new Tensor[] {sendRow, inRank, offsets, tpeDevice}) {
-                        z.close();
-                    }
-                    throw e;
-                }
-                phase("counts-wait");
-                // Mapped host memory is slow to read word by word (about a microsecond per
-                // read measured on H200 hosts): one bulk copy takes the whole summary.
-                int[] counts = new int[1 + local];
-                MemorySegment.copy(summary.segment(), ValueLayout.JAVA_INT, 8, counts, 0, counts.length);
-                rows = counts[0];
-                tpeHost = java.util.Arrays.copyOfRange(counts, 1, counts.length);
-                phase("read-counts");
-                out = allocateOutputs(a, rows, true);
-            }
+            // No rank receives more than every rank's largest batch: blocks of that capacity let
+            // the count exchange and the copy run back to back, with no host round trip between.
+            out = new Outputs(a, worst > 0 ? worst : (long) r * spec.maxTokensPerRank(), true);
         }
-
-        phase("alloc");
-        Object[] all = exchange.allGather(rank, op, out.pointers(), timeoutNanos);
+        phase("prepare");
+        Object[] all;
+        try {
+            all = gather(op, out.pointers());
+        } catch (RuntimeException e) {
+            out.release();
+            throw e;
+        }
         phase("exchange");
         long[][] ptrs = new long[5][r];
         for (int j = 0; j < r; j++) {
@@ -441,12 +472,15 @@ final class CudaBuffer implements EpBuffer {
                 ptrs[f][j] = p[f];
             }
         }
+        if (cached == null) {
+            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
+                    a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
+        }
         int rowBytes = (int) x.rowBytes();
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
         long bytes = (long) t * rowBytes * r;
         int grid = blocks(a.config(), bytes, false);
-        int localExperts = (int) tpeDevice.dim(0);
-        params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.idx() == null ? 0 : topk)
+        params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.hasTopk() ? topk : 0)
                 .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
                 .i32(worst).i32(1).i32(Integer.getInteger("ep4j.cuda.dispatchOrder", 1))
                 .ptr(x.address()).ptr(a.scales() == null ? 0 : a.scales().address())
@@ -461,12 +495,32 @@ final class CudaBuffer implements EpBuffer {
         kernels.dispatch.launch(grid, 1, Kernels.DISPATCH_THREADS, 0, stream, args.reset().struct(params.end(), 8));
         timeStop(KernelTimer.Stage.DISPATCH);
         phase("launch");
+
+        long rows;
+        int[] tpeHost;
         EpEvent event;
         try {
+            if (cached != null) {
+                rows = cached.numRows();
+                tpeHost = state.tokensPerExpert();
+            } else if (worst > 0) {
+                rows = worst;
+                tpeHost = null;
+            } else {
+                // The exact size is known once the count exchange has published it; an async
+                // call returns then, with the copy still running.
+                awaitSummary(op, call, topk);
+                // Mapped host memory is slow to read word by word (about a microsecond per read
+                // measured on H200 hosts): one bulk copy takes the whole summary.
+                int[] counts = new int[1 + localExperts];
+                MemorySegment.copy(summary.segment(), ValueLayout.JAVA_INT, 8, counts, 0, counts.length);
+                rows = counts[0];
+                tpeHost = java.util.Arrays.copyOfRange(counts, 1, counts.length);
+            }
             event = finish(op, a.async(), topk);
             phase("complete");
         } catch (RuntimeException e) {
-            out.close();
+            out.release();
             if (cached == null) {
                 for (Tensor z : new Tensor[] {sendRow, inRank, offsets}) {
                     z.close();
@@ -475,20 +529,20 @@ final class CudaBuffer implements EpBuffer {
             tpeDevice.close();
             throw e;
         }
+        Tensor[] o = out.tensors(rows);
         DispatchHandle handle;
         if (cached != null) {
             handle = cached;
-            out.source().close();
+            o[4].close();
         } else {
             Tensor tpeKeep = pool.tensor(DType.INT32, localExperts);
             DeviceMemory.copy(tpeKeep.address(), tpeDevice.address(), 4L * localExperts, stream);
             Tensor received = pool.tensor(DType.INT32, 1);
             DeviceMemory.copy(received.address(), recvTotal(), 4, stream);
-            handle = new DispatchHandle(this, rank, r, t, spec.hidden(), rows, inRank, sendRow, out.source(), offsets,
+            handle = new DispatchHandle(this, rank, r, t, spec.hidden(), rows, inRank, sendRow, o[4], offsets,
                     new HandleState(tpeHost, tpeKeep, received, worst > 0));
         }
-        return new Dispatched(out.x(), out.scales(), out.idx(), out.weights(), tpeDevice, tpeHost, handle, event,
-                cached == null);
+        return new Dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event, cached == null);
     }
 
     private void launchNotify(long call, int t, int experts, int local, int alignment, int worst, Tensor inRank,
@@ -521,8 +575,17 @@ final class CudaBuffer implements EpBuffer {
         final int topk = a.topkWeights() == null ? 0 : (int) a.topkWeights().dim(1);
         Tensor out = pool.tensor(DType.BF16, t, hidden);
         Tensor outW = topk == 0 ? null : pool.tensor(DType.FLOAT32, t, topk);
-        Object[] all = exchange.allGather(rank, "combine",
-                new long[] {a.x().address(), a.topkWeights() == null ? 0 : a.topkWeights().address()}, timeoutNanos);
+        Object[] all;
+        try {
+            all = gather("combine",
+                    new long[] {a.x().address(), a.topkWeights() == null ? 0 : a.topkWeights().address()});
+        } catch (RuntimeException e) {
+            out.close();
+            if (outW != null) {
+                outW.close();
+            }
+            throw e;
+        }
         long[] xs = new long[r];
         long[] ws = new long[r];
         for (int j = 0; j < r; j++) {
