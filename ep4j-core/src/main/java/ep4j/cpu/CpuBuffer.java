@@ -312,18 +312,7 @@ final class CpuBuffer implements EpBuffer {
             done = true;
             return result;
         } finally {
-            for (int i = 0; i < ranks; i++) {
-                ex.markRead(posts[i], rank);
-            }
-            if (!done) {
-                for (Tensor t : out) {
-                    if (t != null) {
-                        t.close();
-                    }
-                }
-            } else {
-                ex.awaitReads(this, "dispatch", mine);
-            }
+            settleDispatch(posts, mine, out, done);
         }
     }
 
@@ -361,18 +350,26 @@ final class CpuBuffer implements EpBuffer {
             done = true;
             return result;
         } finally {
-            for (int i = 0; i < ranks; i++) {
-                ex.markRead(posts[i], rank);
-            }
-            if (!done) {
-                for (Tensor t : out) {
-                    if (t != null) {
-                        t.close();
-                    }
+            settleDispatch(posts, mine, out, done);
+        }
+    }
+
+    /**
+     * Ends a dispatch either way: tells the senders their rows were read, then either waits
+     * until every receiver has read ours (success) or frees the outputs made so far (failure).
+     */
+    private void settleDispatch(Exchange.Post[] posts, Exchange.Post mine, Tensor[] out, boolean done) {
+        for (int i = 0; i < ranks; i++) {
+            ex.markRead(posts[i], rank);
+        }
+        if (!done) {
+            for (Tensor t : out) {
+                if (t != null) {
+                    t.close();
                 }
-            } else {
-                ex.awaitReads(this, "dispatch", mine);
             }
+        } else {
+            ex.awaitReads(this, "dispatch", mine);
         }
     }
 
