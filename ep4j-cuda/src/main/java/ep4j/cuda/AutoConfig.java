@@ -21,10 +21,6 @@ final class AutoConfig {
         return p;
     }
 
-    /** Forgets the cached profile (after {@code ep4j tune} saved a new one). */
-    static void reload() {
-        profile = null;
-    }
 
     static int sms(long bytes, int ranks, boolean combine) {
         TuneProfile p = profile();

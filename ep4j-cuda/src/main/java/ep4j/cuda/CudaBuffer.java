@@ -42,6 +42,11 @@ final class CudaBuffer implements EpBuffer {
     private static final long SIGNAL_BYTES = (long) Kernels.SIGNAL_KINDS * Kernels.MAX_RANKS * 8;
     private static final long MAILBOX_BYTES = 2L * Kernels.MAX_RANKS * Kernels.MAILBOX_ROW_INTS * 4;
     private static final int EVENT_RING = 256;
+    /**
+     * Work items of the dispatch kernel interleave every destination, this rank's own included
+     * (measured faster than peers-first on H200: 219 against 267 us at 24 SMs).
+     */
+    private static final int DISPATCH_ORDER_INTERLEAVED = 1;
 
     private final CudaGroup group;
     private final int rank;
@@ -482,7 +487,7 @@ final class CudaBuffer implements EpBuffer {
         int grid = blocks(a.config(), bytes, false);
         params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.hasTopk() ? topk : 0)
                 .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
-                .i32(worst).i32(1).i32(Integer.getInteger("ep4j.cuda.dispatchOrder", 1))
+                .i32(worst).i32(1).i32(DISPATCH_ORDER_INTERLEAVED)
                 .ptr(x.address()).ptr(a.scales() == null ? 0 : a.scales().address())
                 .ptr(a.topkIdx() == null ? 0 : a.topkIdx().address())
                 .ptr(a.topkWeights() == null ? 0 : a.topkWeights().address())
@@ -689,11 +694,6 @@ final class CudaBuffer implements EpBuffer {
         return errors.devicePointer();
     }
 
-    /** The low-latency path of every rank of this buffer set (valid once each rank made its own). */
-    LowLatency peerLowLatency(int peer) {
-        return peers[peer].lowLatency;
-    }
-
     /** Waits for the stream, then raises what the kernels flagged (for the low-latency path). */
     void completeCall(String operation, int topk) {
         complete(operation, topk);
@@ -705,12 +705,6 @@ final class CudaBuffer implements EpBuffer {
     }
 
     // ---------------------------------------------------------------- lifecycle
-
-    /** Peer-write bandwidth probe: copies {@code bytes} from {@code src} to {@code dst} with {@code blocks} blocks. */
-    void launchCopy(long dst, long src, long bytes, int blocks) {
-        args.reset().ptr(dst).ptr(src).i64(bytes);
-        kernels.copy.launch(blocks, 1, Kernels.COPY_THREADS, 0, stream, args);
-    }
 
     @Override
     public boolean isClosed() {

@@ -60,9 +60,6 @@ final class DeviceErrors implements AutoCloseable {
         }
     }
 
-    boolean isTimeout() {
-        return record.getIntVolatile(0) == TIMEOUT;
-    }
 
     @Override
     public void close() {

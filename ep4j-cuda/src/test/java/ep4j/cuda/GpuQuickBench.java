@@ -31,8 +31,6 @@ public final class GpuQuickBench {
         RoutingCase c = RoutingCase.of(ranks, 256, 7168, 8, tokens, 42);
         try (EpGroup g = EpGroup.localGpus(ranks);
              EpBuffers bufs = g.allocate(BufferSpec.normal(7168, tokens).maxTopk(8).timeout(java.time.Duration.ofSeconds(5)))) {
-            double peer = PeerBandwidth.allPeerWriteGBps(g, 256L << 20, 16, 5);
-            System.out.printf("peer write (all peers at once), per GPU egress: %.1f GB/s%n", peer);
             CyclicBarrier barrier = new CyclicBarrier(ranks);
             bufs.all().forEach(KernelTimer::enable);
             g.onEachRank(rank -> {
@@ -68,15 +66,6 @@ public final class GpuQuickBench {
                             double kDispatch = KernelTimer.lastMicros(buf, KernelTimer.Stage.DISPATCH);
                             buf.dispatch(DispatchArgs.fp8(q, s).topk(idx, w).layout(layout).config(cfg)).close();
                             double kFp8 = KernelTimer.lastMicros(buf, KernelTimer.Stage.DISPATCH);
-                            double[] orderBf16 = new double[2];
-                            for (int order = 1; order >= 0; order--) {
-                                barrier.await();
-                                System.setProperty("ep4j.cuda.dispatchOrder", Integer.toString(order));
-                                buf.dispatch(DispatchArgs.of(x).topk(idx, w).layout(layout).config(cfg)).close();
-                                orderBf16[order] = KernelTimer.lastMicros(buf, KernelTimer.Stage.DISPATCH);
-                            }
-                            System.out.printf("  rank %d dispatch bf16 kernel by order: remote-first %.1f us, interleaved %.1f us%n",
-                                    rank, orderBf16[0], orderBf16[1]);
                             buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg)).close();
                             double kCombine = KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
                             System.out.printf("  rank %d kernels: notify %.1f us, dispatch bf16 %.1f us, fp8 %.1f us, combine %.1f us%n",

@@ -14,7 +14,6 @@ import ep4j.EpGroup;
 import ep4j.EpTimeoutException;
 import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
-import ep4j.cuda.driver.Driver;
 import java.time.Duration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
