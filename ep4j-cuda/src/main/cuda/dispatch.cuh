@@ -1,9 +1,11 @@
 // Normal dispatch: each sender writes every token straight into its final row on each
 // destination (positions fixed by ep4j_notify, or by a cached handle), then signals arrival.
-// Blocks walk the destinations in a rotated order, so at any moment each block streams to one
-// peer and different blocks load different links.
+// Two kernels share the parameters and the row metadata code: ep4j_dispatch_bulk (rows staged
+// in shared memory and sent with bulk copies, the default) and ep4j_dispatch (16-byte copies by
+// the lanes, for rows too large for the bulk kernel's ring).
 #pragma once
 #include "common.cuh"
+#include "bulk.cuh"
 
 namespace ep4j {
 
@@ -51,11 +53,71 @@ __device__ __forceinline__ void zero_rows(uint8_t* base, long long row_bytes, lo
   for (long long i = worker; i < n; i += workers) p[i] = make_int4(0, 0, 0, 0);
 }
 
+// A row's scales, by the lanes of one warp (16-byte pieces when the row allows).
+__device__ __forceinline__ void copy_scales(const DispatchParams& p, int d, int t, long long row, int lane) {
+  if ((p.scale_bytes & 15) == 0) {
+    const int4* s = reinterpret_cast<const int4*>(p.scales + (long long)t * p.scale_bytes);
+    int4* o = reinterpret_cast<int4*>(p.out_scales[d] + row * p.scale_bytes);
+    for (int i = lane; i < (p.scale_bytes >> 4); i += 32) o[i] = s[i];
+  } else {
+    const int* s = reinterpret_cast<const int*>(p.scales + (long long)t * p.scale_bytes);
+    int* o = reinterpret_cast<int*>(p.out_scales[d] + row * p.scale_bytes);
+    for (int i = lane; i < (p.scale_bytes >> 2); i += 32) o[i] = s[i];
+  }
+}
+
+// Everything of a received row except x: its scales, its top-k slots translated to the
+// destination's local experts (-1 elsewhere) with their weights, and its source token. One warp.
+__device__ __forceinline__ void write_row_meta(const DispatchParams& p, int d, int t, long long row, int lane) {
+  if (p.scale_bytes) copy_scales(p, d, t, row, lane);
+  if (p.topk && lane < p.topk) {
+    const long long src = (long long)t * p.topk + lane, dst = row * p.topk + lane;
+    const long long e = p.idx_is_64 ? reinterpret_cast<const long long*>(p.topk_idx)[src]
+                                    : reinterpret_cast<const int*>(p.topk_idx)[src];
+    const long long first = (long long)d * p.local_experts;
+    const bool here = e >= first && e < first + p.local_experts;
+    const long long local = here ? e - first : -1;
+    if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = local;
+    else reinterpret_cast<int*>(p.out_idx[d])[dst] = (int)local;
+    if (p.out_weights[d]) p.out_weights[d][dst] = here ? p.topk_weights[src] : 0.0f;
+  }
+  if (lane == 0) p.out_source[d][row] = t;
+}
+
+// Worst-sized outputs: the rows nobody sends to us hold zeros, expert -1, weight 0 and source -1
+// (DESIGN 2.2). Every thread of the grid takes part.
+__device__ __forceinline__ void fill_unused_rows(const DispatchParams& p) {
+  const long long first = *p.recv_total, last = p.worst_rows;
+  if (first >= last) return;
+  const long long worker = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  const long long workers = (long long)gridDim.x * blockDim.x;
+  zero_rows(p.out_x[p.rank], p.row_bytes, first, last, worker, workers);
+  if (p.scale_bytes) zero_rows(p.out_scales[p.rank], p.scale_bytes, first, last, worker, workers);
+  for (long long r = first + worker; r < last; r += workers) {
+    p.out_source[p.rank][r] = -1;
+    for (int k = 0; k < p.topk; k++) {
+      if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
+      else reinterpret_cast<int*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
+      if (p.out_weights[p.rank]) p.out_weights[p.rank][r * p.topk + k] = 0.0f;
+    }
+  }
+}
+
+// The last block to finish tells every destination that our rows are in place, then waits
+// until every source has told us, so the stream moves on only with the whole output written.
+__device__ __forceinline__ void signal_arrival(const DispatchParams& p) {
+  if (!last_block_done(p.block_counter)) return;
+  if (threadIdx.x == 0) *p.task_counter = 0;  // every warp has finished taking items
+  if (threadIdx.x < p.ranks) store_release_sys(p.signals[threadIdx.x] + signal_index(kDispatchArrive, p.rank), p.seq);
+  if (threadIdx.x < p.ranks)
+    wait_signal(p.signals[p.rank], kDispatchArrive, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
+}
+
 }  // namespace ep4j
 
 extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispatch(const __grid_constant__ ep4j::DispatchParams p) {
   using namespace ep4j;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31;
   const int R = p.ranks;
   // An earlier stage failed (overflow, timeout): write nothing, but still signal so that no
   // peer waits for us until its own timeout.
@@ -65,7 +127,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
     const int chunks = (p.num_tokens + kDispatchChunk - 1) / kDispatchChunk;
     const int remote_tasks = (R - 1) * chunks;
     const int tasks = R * chunks;
-    const bool vector_scales = (p.scale_bytes & 15) == 0;
     while (true) {
       int task = 0;
       if (lane == 0) task = (int)atomicAdd(p.task_counter, 1u);
@@ -89,7 +150,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
       // Compact the item's rows that go to d, so the copy below streams them back to back.
       const unsigned sending = __ballot_sync(0xffffffffu, my_row >= 0);
       const int rows_in_item = __popc(sending);
-      const int my_slot = __popc(sending & ((1u << lane) - 1));
       int slot_token = 0;
       long long slot_row = 0;
       for (int i = 0; i < count; i++) {
@@ -99,7 +159,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
           slot_row = row_i;
         }
       }
-      (void)my_slot;
       const int n = p.row_bytes >> 4;
       const int total = rows_in_item * n;
       const int4* xs = reinterpret_cast<const int4*>(p.x);
@@ -122,56 +181,147 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
         for (int u = 0; u < 8; u++)
           if (base + 32 * u < total) store_stream(out_x + to[u], v[u]);
       }
-      for (int i = 0; i < rows_in_item; i++) {
-        const int t = __shfl_sync(0xffffffffu, slot_token, i);
-        const long long row = __shfl_sync(0xffffffffu, slot_row, i);
-        if (p.scale_bytes) {
-          if (vector_scales) {
-            const int4* s = reinterpret_cast<const int4*>(p.scales + (long long)t * p.scale_bytes);
-            int4* o = reinterpret_cast<int4*>(p.out_scales[d] + row * p.scale_bytes);
-            for (int i4 = lane; i4 < (p.scale_bytes >> 4); i4 += 32) o[i4] = s[i4];
-          } else {
-            const int* s = reinterpret_cast<const int*>(p.scales + (long long)t * p.scale_bytes);
-            int* o = reinterpret_cast<int*>(p.out_scales[d] + row * p.scale_bytes);
-            for (int i1 = lane; i1 < (p.scale_bytes >> 2); i1 += 32) o[i1] = s[i1];
-          }
-        }
-        if (p.topk && lane < p.topk) {
-          const long long src = (long long)t * p.topk + lane, dst = row * p.topk + lane;
-          const long long e = p.idx_is_64 ? reinterpret_cast<const long long*>(p.topk_idx)[src]
-                                          : reinterpret_cast<const int*>(p.topk_idx)[src];
-          const long long first = (long long)d * p.local_experts;
-          const bool here = e >= first && e < first + p.local_experts;
-          const long long local = here ? e - first : -1;
-          if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = local;
-          else reinterpret_cast<int*>(p.out_idx[d])[dst] = (int)local;
-          if (p.out_weights[d]) p.out_weights[d][dst] = here ? p.topk_weights[src] : 0.0f;
-        }
-        if (lane == 0) p.out_source[d][row] = t;
-      }
+      for (int i = 0; i < rows_in_item; i++)
+        write_row_meta(p, d, __shfl_sync(0xffffffffu, slot_token, i), __shfl_sync(0xffffffffu, slot_row, i), lane);
     }
-    if (p.worst_rows > 0) {
-      // Rows nobody sends to us: zeros, expert -1, weight 0, source -1 (DESIGN 2.2).
-      const long long first = *p.recv_total, last = p.worst_rows;
-      if (first < last) {
-        const long long worker = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-        const long long workers = (long long)gridDim.x * blockDim.x;
-        zero_rows(p.out_x[p.rank], p.row_bytes, first, last, worker, workers);
-        if (p.scale_bytes) zero_rows(p.out_scales[p.rank], p.scale_bytes, first, last, worker, workers);
-        for (long long r = first + worker; r < last; r += workers) {
-          p.out_source[p.rank][r] = -1;
-          for (int k = 0; k < p.topk; k++) {
-            if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
-            else reinterpret_cast<int*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
-            if (p.out_weights[p.rank]) p.out_weights[p.rank][r * p.topk + k] = 0.0f;
-          }
-        }
-      }
-    }
+    if (p.worst_rows > 0) fill_unused_rows(p);
   }
 
-  if (!last_block_done(p.block_counter)) return;
-  if (threadIdx.x == 0) *p.task_counter = 0;  // every warp has finished taking items
-  if (threadIdx.x < R) store_release_sys(p.signals[threadIdx.x] + signal_index(kDispatchArrive, p.rank), p.seq);
-  if (threadIdx.x < R) wait_signal(p.signals[p.rank], kDispatchArrive, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
+  signal_arrival(p);
+}
+
+namespace ep4j {
+
+constexpr int kBulkDispatchMaxWarps = 16;
+constexpr int kBulkDispatchMaxStages = 8;
+
+// Waits until at most `pending` (0..4) bulk groups still read shared memory.
+__device__ __forceinline__ void bulk_wait_read_at_most(int pending) {
+  switch (pending) {
+    case 0: bulk_wait_read<0>(); break;
+    case 1: bulk_wait_read<1>(); break;
+    case 2: bulk_wait_read<2>(); break;
+    case 3: bulk_wait_read<3>(); break;
+    default: bulk_wait_read<4>(); break;
+  }
+}
+
+// What a warp's lanes hold of one token besides its rows: lane j < R its row on rank j (or -1),
+// lane k < topk its k-th expert and weight. Loaded one token ahead, so no load waits in the loop.
+struct TokenRouting {
+  int row;
+  long long expert;
+  float weight;
+};
+
+__device__ __forceinline__ TokenRouting load_routing(const DispatchParams& p, int t, int lane) {
+  TokenRouting r{-1, -1, 0.0f};
+  if (t < 0) return r;
+  if (lane < p.ranks) r.row = p.send_row[(long long)t * p.ranks + lane];
+  if (p.topk && lane < p.topk) {
+    const long long src = (long long)t * p.topk + lane;
+    r.expert = p.idx_is_64 ? reinterpret_cast<const long long*>(p.topk_idx)[src]
+                           : reinterpret_cast<const int*>(p.topk_idx)[src];
+    if (p.topk_weights) r.weight = p.topk_weights[src];
+  }
+  return r;
+}
+
+}  // namespace ep4j
+
+// Normal dispatch with bulk copies. Each warp owns a ring of shared-memory slots (an x row,
+// and its scales when they are whole 16-byte pieces): it loads a token once from local HBM,
+// then one lane sends it to every destination with one bulk store per piece (whole rows, so
+// the links see long writes, never 16-byte interleaving) while the other lanes write the
+// translated top-k slots and the source index from registers. Warps take tokens strided over
+// the grid, so every warp sees the same mix of destinations. The host sizes the ring (dynamic
+// shared memory) and picks the plain kernel above when a row is too large for two slots.
+extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
+    ep4j_dispatch_bulk(const __grid_constant__ ep4j::DispatchParams p) {
+  using namespace ep4j;
+  extern __shared__ __align__(128) uint8_t rings[];
+  __shared__ uint64_t slot_full[kBulkDispatchMaxWarps][kBulkDispatchMaxStages];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int R = p.ranks;
+  const bool skip = block_sees_error(p.error);
+
+  if (!skip) {
+    const bool bulk_scales = p.scale_bytes > 0 && (p.scale_bytes & 15) == 0;
+    const uint32_t row_bytes = (uint32_t)p.row_bytes, scale_bytes = (uint32_t)p.scale_bytes;
+    const int x_stride = (p.row_bytes + 127) & ~127;
+    const int stride = x_stride + (bulk_scales ? (p.scale_bytes + 127) & ~127 : 0);
+    const int stages = min(kBulkDispatchMaxStages, (int)(dynamic_shared_bytes() / (warps * stride)));
+    // Tokens whose stores may still read their slot while this warp moves on: about half the
+    // ring; the other half holds loads in flight.
+    const int lag = min(4, max(1, stages / 2));
+    uint8_t* ring = rings + (long long)warp * stages * stride;
+    uint64_t* full = slot_full[warp];
+    if (lane == 0) {
+      for (int s = 0; s < stages; s++) barrier_init(&full[s], 1);
+      barrier_init_fence();
+    }
+    __syncwarp();
+
+    const int workers = gridDim.x * warps, worker = blockIdx.x * warps + warp;
+    const int mine = worker < p.num_tokens ? (p.num_tokens - worker + workers - 1) / workers : 0;
+    auto token = [&](int i) { return worker + i * workers; };
+    auto load = [&](int i) {
+      const int s = i % stages;
+      const long long t = token(i);
+      uint8_t* slot = ring + (long long)s * stride;
+      barrier_expect_bytes(&full[s], row_bytes + (bulk_scales ? scale_bytes : 0u));
+      bulk_load(slot, p.x + t * row_bytes, row_bytes, &full[s]);
+      if (bulk_scales) bulk_load(slot + x_stride, p.scales + t * scale_bytes, scale_bytes, &full[s]);
+    };
+    if (lane == 0)
+      for (int i = 0; i < min(stages, mine); i++) load(i);
+
+    TokenRouting next = load_routing(p, mine > 0 ? token(0) : -1, lane);
+    for (int i = 0; i < mine; i++) {
+      const int t = token(i);
+      const int s = i % stages;
+      const TokenRouting cur = next;
+      next = load_routing(p, i + 1 < mine ? token(i + 1) : -1, lane);
+      const uint8_t* slot = ring + (long long)s * stride;
+      barrier_wait(&full[s], (uint32_t)(i / stages) & 1u);
+      // Destinations in a rotated order, so that the warps of the grid spread over the links.
+      for (int k = 0; k < R; k++) {
+        const int d = (p.rank + 1 + k + t) % R;
+        const int row = __shfl_sync(0xffffffffu, cur.row, d);
+        if (row < 0) continue;
+        if (lane == 0) {
+          bulk_store(p.out_x[d] + (long long)row * row_bytes, slot, row_bytes);
+          if (bulk_scales) bulk_store(p.out_scales[d] + (long long)row * scale_bytes, slot + x_stride, scale_bytes);
+          p.out_source[d][row] = t;
+        }
+        if (p.scale_bytes && !bulk_scales) copy_scales(p, d, t, row, lane);
+        if (p.topk && lane < p.topk) {
+          const long long first = (long long)d * p.local_experts;
+          const bool here = cur.expert >= first && cur.expert < first + p.local_experts;
+          const long long dst = (long long)row * p.topk + lane;
+          if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = here ? cur.expert - first : -1;
+          else reinterpret_cast<int*>(p.out_idx[d])[dst] = here ? (int)(cur.expert - first) : -1;
+          if (p.out_weights[d]) p.out_weights[d][dst] = here ? cur.weight : 0.0f;
+        }
+      }
+      if (lane == 0) {
+        bulk_commit();
+        // Once token i - lag's stores have read its slot, refill the slot with the token that
+        // comes `stages` later.
+        const int freed = i - lag;
+        if (freed >= 0 && freed + stages < mine) {
+          bulk_wait_read_at_most(lag);
+          load(freed + stages);
+        }
+      }
+      __syncwarp();
+    }
+    if (lane == 0) {
+      bulk_wait_all();
+      __threadfence_system();
+    }
+    if (p.worst_rows > 0) fill_unused_rows(p);
+  }
+
+  signal_arrival(p);
 }

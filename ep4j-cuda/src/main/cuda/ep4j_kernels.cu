@@ -1,6 +1,7 @@
 // The one translation unit of ep4j's kernels: nvcc -fatbin builds a single image from it
 // (sm_90a SASS + compute_90 PTX), loaded by the Java backend with cuModuleLoadData.
 #include "common.cuh"
+#include "bulk.cuh"
 #include "layout.cuh"
 #include "notify.cuh"
 #include "dispatch.cuh"

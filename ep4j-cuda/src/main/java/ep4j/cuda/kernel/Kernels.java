@@ -25,6 +25,7 @@ public final class Kernels implements AutoCloseable {
     public final CudaFunction layout;
     public final CudaFunction notify;
     public final CudaFunction dispatch;
+    public final CudaFunction dispatchBulk;
     private final CudaFunction[] combineByRanks = new CudaFunction[MAX_RANKS + 1];
     public final CudaFunction copy;
     public final CudaFunction llDispatchSend;
@@ -37,6 +38,8 @@ public final class Kernels implements AutoCloseable {
         this.layout = module.function("ep4j_layout");
         this.notify = module.function("ep4j_notify");
         this.dispatch = module.function("ep4j_dispatch");
+        this.dispatchBulk = module.function("ep4j_dispatch_bulk");
+        dispatchBulk.setMaxDynamicSharedMemory(BulkDispatchShape.SHARED_BUDGET);
         for (int r = 1; r <= MAX_RANKS; r++) {
             combineByRanks[r] = module.function("ep4j_combine_r" + r);
         }
