@@ -27,6 +27,14 @@ public interface EpGroup extends AutoCloseable {
         return open(GroupSpec.ranks(ranks).backend("cuda"));
     }
 
+    /**
+     * {@code ranks} ranks over the first {@code gpus} local GPUs, round robin: several ranks per
+     * GPU when {@code gpus < ranks}, to test group sizes beyond the machine (see {@link GroupSpec#gpus}).
+     */
+    static EpGroup localGpus(int ranks, int gpus) {
+        return open(GroupSpec.ranks(ranks).gpus(gpus).backend("cuda"));
+    }
+
     /** The GPU backend when this machine can run {@code ranks} ranks on GPUs, else the CPU backend. */
     static EpGroup auto(int ranks) {
         return open(GroupSpec.ranks(ranks));

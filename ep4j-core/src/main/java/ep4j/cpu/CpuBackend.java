@@ -18,7 +18,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String unavailableReason(int ranks) {
-        return ranks >= 1 ? "available" : "a group needs at least one rank, not " + ranks;
+        return ranks >= 1 ? null : "a group needs at least one rank, not " + ranks;
     }
 
     @Override

@@ -10,7 +10,13 @@ public interface Backend {
     /** Whether a group of {@code ranks} ranks can be formed here now; {@link #unavailableReason} says why not. */
     boolean isAvailable(int ranks);
 
+    /** Why a group of {@code ranks} ranks cannot be formed here, or null when it can. */
     String unavailableReason(int ranks);
+
+    /** Why the group {@code spec} describes cannot be formed here, or null when it can. */
+    default String unavailableReason(GroupSpec spec) {
+        return unavailableReason(spec.size());
+    }
 
     EpGroup open(GroupSpec spec);
 

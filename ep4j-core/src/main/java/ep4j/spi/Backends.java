@@ -22,7 +22,7 @@ public final class Backends {
         List<Backend> backends = all();
         if (GroupSpec.AUTO.equals(spec.backend())) {
             for (Backend b : backends) {
-                if (b.isAvailable(spec.size())) {
+                if (b.unavailableReason(spec) == null) {
                     return b.open(spec);
                 }
             }
@@ -30,9 +30,9 @@ public final class Backends {
         }
         for (Backend b : backends) {
             if (b.name().equals(spec.backend())) {
-                if (!b.isAvailable(spec.size())) {
-                    throw new EpException("backend " + b.name() + " cannot run " + spec.size() + " ranks here: "
-                            + b.unavailableReason(spec.size()));
+                String reason = b.unavailableReason(spec);
+                if (reason != null) {
+                    throw new EpException("backend " + b.name() + " cannot run " + spec.size() + " ranks here: " + reason);
                 }
                 return b.open(spec);
             }

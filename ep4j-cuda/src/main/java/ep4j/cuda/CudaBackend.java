@@ -7,7 +7,10 @@ import ep4j.cuda.driver.Driver;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.spi.Backend;
 
-/** The GPU backend: one rank per local GPU (Hopper or newer), kernels from the build's fatbin. */
+/**
+ * The GPU backend: one rank per local GPU (Hopper or newer), or several per GPU for tests of
+ * larger groups; kernels from the build's fatbin.
+ */
 public final class CudaBackend implements Backend {
     @Override
     public String name() {
@@ -27,6 +30,13 @@ public final class CudaBackend implements Backend {
     /** Null when available. */
     @Override
     public String unavailableReason(int ranks) {
+        return unavailableReason(GroupSpec.ranks(ranks).conclude());
+    }
+
+    @Override
+    public String unavailableReason(GroupSpec spec) {
+        int ranks = spec.size();
+        int gpus = spec.gpuCount();
         if (!Kernels.built()) {
             return "the CUDA kernels were not built (nvcc was absent when ep4j-cuda was compiled)";
         }
@@ -34,13 +44,13 @@ public final class CudaBackend implements Backend {
             return Driver.unavailableReason();
         }
         int count = Driver.deviceCount();
-        if (count < ranks) {
-            return ranks + " ranks need " + ranks + " GPUs; this machine has " + count;
+        if (count < gpus) {
+            return ranks + " ranks on " + gpus + " GPUs need " + gpus + " GPUs; this machine has " + count;
         }
         if (ranks > Kernels.MAX_RANKS) {
             return "the intranode kernels take at most " + Kernels.MAX_RANKS + " GPUs";
         }
-        for (int i = 0; i < ranks; i++) {
+        for (int i = 0; i < gpus; i++) {
             CudaDevice d = CudaDevice.get(i);
             if (d.computeCapability() < 90) {
                 return "GPU " + i + " (" + d.name() + ") has compute capability " + d.computeCapability() / 10 + "."
@@ -52,6 +62,6 @@ public final class CudaBackend implements Backend {
 
     @Override
     public EpGroup open(GroupSpec spec) {
-        return new CudaGroup(spec.size());
+        return new CudaGroup(spec.size(), spec.gpuCount());
     }
 }

@@ -87,7 +87,7 @@ final class CudaBuffer implements EpBuffer {
         this.context = group.context(rank);
         this.kernels = group.kernels(rank);
         this.exchange = exchange;
-        this.validator = new RequestValidator(this, group.size(), rank, spec);
+        this.validator = new RequestValidator(this, group.size(), context.device().ordinal(), spec);
         this.timeoutNanos = spec.timeout().toNanos();
         context.makeCurrent();
         this.stream = CudaStream.create(context, true);
@@ -169,7 +169,7 @@ final class CudaBuffer implements EpBuffer {
 
     @Override
     public int device() {
-        return rank;
+        return context.device().ordinal();
     }
 
     CudaStream stream() {
@@ -283,7 +283,8 @@ final class CudaBuffer implements EpBuffer {
     }
 
     private int blocks(Config config, long bytes, boolean combine) {
-        int sms = context.device().multiprocessorCount();
+        // Ranks that share a GPU share its SMs: their kernels wait for each other, so all must fit at once.
+        int sms = context.device().multiprocessorCount() / group.ranksPerGpu();
         int n = config.isAuto() ? AutoConfig.sms(bytes, group.size(), combine) : config.numSms();
         return Math.max(1, Math.min(n, sms));
     }
@@ -393,8 +394,8 @@ final class CudaBuffer implements EpBuffer {
                 DeviceMemory b = blocks[i];
                 if (b != null) {
                     out[i] = i == 4
-                            ? Tensor.owned(null, b.address(), rank, types[i], () -> pool.give(b), rows)
-                            : Tensor.owned(null, b.address(), rank, types[i], () -> pool.give(b), rows, widths[i]);
+                            ? Tensor.owned(null, b.address(), device(), types[i], () -> pool.give(b), rows)
+                            : Tensor.owned(null, b.address(), device(), types[i], () -> pool.give(b), rows, widths[i]);
                 }
             }
             return out;

@@ -13,20 +13,26 @@ import ep4j.cuda.kernel.Kernels;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** One JVM driving GPUs 0..R-1 as ranks 0..R-1, with peer access between every pair. */
+/**
+ * One JVM driving ranks 0..R-1 on GPUs 0..G-1 (rank r on GPU r % G; G = R unless a test asks for
+ * fewer), with peer access between every pair of GPUs.
+ */
 final class CudaGroup implements EpGroup {
     private final CudaContext[] contexts;
     private final Kernels[] kernels;
     private final List<RankExchange> exchanges = new CopyOnWriteArrayList<>();
     private final List<EpBuffers> buffers = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
+    /** Most ranks that share one GPU (1 unless a test spreads ranks over fewer GPUs). */
+    private final int ranksPerGpu;
 
-    CudaGroup(int ranks) {
+    CudaGroup(int ranks, int gpus) {
         contexts = new CudaContext[ranks];
         kernels = new Kernels[ranks];
+        ranksPerGpu = (ranks + gpus - 1) / gpus;
         try {
             for (int r = 0; r < ranks; r++) {
-                contexts[r] = CudaContext.open(r);
+                contexts[r] = CudaContext.open(r % gpus);
                 contexts[r].makeCurrent();
                 kernels[r] = Kernels.load(contexts[r]);
             }
@@ -45,6 +51,10 @@ final class CudaGroup implements EpGroup {
 
     CudaContext context(int rank) {
         return contexts[rank];
+    }
+
+    int ranksPerGpu() {
+        return ranksPerGpu;
     }
 
     Kernels kernels(int rank) {
@@ -101,7 +111,7 @@ final class CudaGroup implements EpGroup {
         }
         DeviceMemory m = DeviceMemory.allocate(ctx, Math.max(bytes, 16));
         m.fill((byte) 0);
-        return Tensor.owned(null, m.address(), rank, dtype, m, shape);
+        return Tensor.owned(null, m.address(), ctx.device().ordinal(), dtype, m, shape);
     }
 
     @Override
@@ -121,13 +131,27 @@ final class CudaGroup implements EpGroup {
         if (tensor.isHost()) {
             host.segment().copyFrom(tensor.segment());
         } else if (tensor.byteSize() > 0) {
-            rankContext(tensor.device()).makeCurrent();
+            CudaContext ctx = contextOfGpu(tensor.device());
+            ctx.makeCurrent();
             // Results are produced on the ranks' communication streams; the synchronous copy
             // waits for them only if they were synchronous calls, so finish the device first.
-            rankContext(tensor.device()).synchronize();
+            // Not where ranks share a GPU: another rank's kernel may be waiting for this thread.
+            if (ranksPerGpu == 1) {
+                ctx.synchronize();
+            }
             DeviceMemory.copyToHost(tensor.address(), host.segment());
         }
         return host;
+    }
+
+    /** The context of a rank on GPU {@code ordinal} (tensors name their GPU, not their rank). */
+    private CudaContext contextOfGpu(int ordinal) {
+        for (CudaContext c : contexts) {
+            if (c.device().ordinal() == ordinal) {
+                return c;
+            }
+        }
+        throw new InvalidArgumentException("tensor.device", ordinal, "a GPU of this group");
     }
 
     @Override

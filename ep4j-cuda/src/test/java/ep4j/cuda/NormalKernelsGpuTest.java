@@ -20,8 +20,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The GPU backend's normal kernels against the CPU backend, bit for bit: layout, dispatch
- * (bf16 and fp8, fresh, cached and worst-case sized) and combine (weights, two biases), on as
- * many GPUs as the machine has and on one.
+ * (bf16 and fp8, fresh, cached and worst-case sized) and combine (weights, two biases), on one
+ * GPU, two, every GPU of the machine, and in groups of 4 and 8 ranks even where the machine has
+ * fewer GPUs (ranks then share GPUs, which checks the kernels at those group sizes, not their speed).
  */
 @Tag("gpu")
 class NormalKernelsGpuTest {
@@ -33,14 +34,14 @@ class NormalKernelsGpuTest {
         assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
         int gpus = Math.min(Driver.deviceCount(), 8);
         for (int r : rankChoices(gpus)) {
-            GPU.add(EpGroup.localGpus(r));
+            GPU.add(EpGroup.localGpus(r, Math.min(r, gpus)));
             CPU.add(EpGroup.cpu(r));
         }
     }
 
-    /** One GPU, two, and every GPU of the machine. */
+    /** One GPU, two and every GPU of the machine; 4 and 8 ranks, on shared GPUs where there are fewer. */
     static int[] rankChoices(int gpus) {
-        return java.util.stream.IntStream.of(1, 2, gpus).filter(r -> r <= gpus).distinct().toArray();
+        return java.util.stream.IntStream.of(1, 2, gpus, 4, 8).distinct().sorted().toArray();
     }
 
     @AfterAll
