@@ -20,6 +20,7 @@ struct LayoutParams {
 
 constexpr int kLayoutThreads = 256;
 constexpr int kLayoutMaxSharedExperts = 4096;
+constexpr int kLayoutRegisterSlots = 16;
 
 __device__ __forceinline__ long long topk_at(const void* idx, int is64, long long i) {
   return is64 ? reinterpret_cast<const long long*>(idx)[i] : (long long)reinterpret_cast<const int*>(idx)[i];
@@ -41,17 +42,33 @@ extern "C" __global__ void __launch_bounds__(ep4j::kLayoutThreads) ep4j_layout(c
 
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t < p.num_tokens) {
-    unsigned int mask = 0;
     const long long base = (long long)t * p.topk;
+    // All of the token's slots are loaded before any is used, so their latencies overlap
+    // (up to kLayoutRegisterSlots; wider top-k reads the rest as it goes).
+    long long slots[kLayoutRegisterSlots];
+#pragma unroll
+    for (int k = 0; k < kLayoutRegisterSlots; k++)
+      slots[k] = k < p.topk ? topk_at(p.topk_idx, p.idx_is_64, base + k) : -1;
+    auto slot = [&](int k) -> long long {
+      if (k < kLayoutRegisterSlots) {
+        long long v = -1;
+#pragma unroll
+        for (int i = 0; i < kLayoutRegisterSlots; i++)
+          if (i == k) v = slots[i];
+        return v;
+      }
+      return topk_at(p.topk_idx, p.idx_is_64, base + k);
+    };
+    unsigned int mask = 0;
     for (int k = 0; k < p.topk; k++) {
-      const long long e = topk_at(p.topk_idx, p.idx_is_64, base + k);
+      const long long e = slot(k);
       if (e == -1) continue;
       if (e < -1 || e >= p.num_experts) {
         record_error(p.error, kExpertOutOfRange, 0, -1, e, p.num_experts, base + k);
         continue;
       }
       bool seen = false;  // a token counts once per expert even if a slot repeats it
-      for (int j = 0; j < k; j++) seen |= topk_at(p.topk_idx, p.idx_is_64, base + j) == e;
+      for (int j = 0; j < k; j++) seen |= slot(j) == e;
       if (seen) continue;
       if (shared_hist) atomicAdd(&s_expert[e], 1);
       else atomicAdd(&p.tokens_per_expert[e], 1);

@@ -470,11 +470,21 @@ final class CudaBuffer implements EpBuffer {
             out = new Outputs(a, worst > 0 ? worst : (long) r * spec.maxTokensPerRank(), true);
         }
         phase("prepare");
+        if (cached == null) {
+            // The count exchange needs no output pointers: it runs on the GPU while the host
+            // exchanges them.
+            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
+                    a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
+        }
         Object[] all;
         try {
             all = gather(op, out.pointers());
         } catch (RuntimeException e) {
             out.release();
+            if (cached == null && broken == null) {
+                // The count exchange already waits on the GPU for peers that did not come.
+                broken = op + ": the pointer exchange failed after the count exchange was launched: " + e.getMessage();
+            }
             throw e;
         }
         phase("exchange");
@@ -484,10 +494,6 @@ final class CudaBuffer implements EpBuffer {
             for (int f = 0; f < 5; f++) {
                 ptrs[f][j] = p[f];
             }
-        }
-        if (cached == null) {
-            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
-                    a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
         }
         int rowBytes = (int) x.rowBytes();
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
