@@ -52,7 +52,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", description = "Timed calls per case. Default: 10 (--quick: 3).")
     Integer iters;
 
-    @Option(names = "--warmup", description = "Untimed calls before them. Default: 2 (--quick: 1).")
+    /** Warm-up calls per case on the GPU backend: enough for the JIT's first tiers to compile the call path. */
+    static final int GPU_WARMUP = 50;
+
+    @Option(names = "--warmup", description = "Untimed calls before them. Default: 2 on the CPU backend, "
+            + GPU_WARMUP + " on the GPU (its host path is short, so the calls should time JIT-compiled code) (--quick: 1).")
     Integer warmup;
 
     @Option(names = "--ll-tokens", description = "Tokens per rank of the low-latency cases. Default: 128 (--quick: 16).")
@@ -127,12 +131,15 @@ public final class BenchCommand implements Callable<Integer> {
             throw usage("--topk (" + k + ") must not exceed --experts (" + e + ")");
         }
 
-        Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweep, seed);
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
         boolean showProgress = progress != null ? progress : Terminals.stderrIsTerminal();
         try (EpGroup group = EpGroup.open(GroupSpec.ranks(r).backend(backend));
              ProgressBar bar = new ProgressBar(stderr, showProgress)) {
+            if (warmup == null && !quick && "cuda".equals(group.backend())) {
+                wu = GPU_WARMUP;
+            }
+            Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweep, seed);
             Baseline baseline = Baselines.forGroup(group);
             Bench bench = new Bench(settings, group, baseline, bar);
             bar.start(bench.totalSteps());
