@@ -13,6 +13,15 @@
 //         (written by j into the senders' regions); csig / cfree the same for combine.
 // The receive kernels wait (local polling, %globaltimer timeout into the ErrorRecord), then
 // pack in a deterministic order: rows by (local expert, source rank, source token).
+//
+// Host mirror: every rank also owns a small block of host-mapped memory with the same word
+// layout (o_sig / o_free index it too). The last block of a send kernel stores the call count
+// (`sent`) into the dsig/csig word of every peer's block, and every free publication is copied
+// there. The host waits on these words before it launches a kernel (LowLatency.java), so no
+// kernel spins on a peer that has not launched its half yet: with one process driving several
+// GPUs, a rank's thread was seen stuck in cuMemAlloc / cuMemFree for as long as a peer's kernel
+// spun waiting for that rank, so both waited until the timeout. The GPU waits below stay as a
+// safety net (they pass at once) and still record who was missing when the host gave up.
 #pragma once
 #include <cuda_fp8.h>
 #include "common.cuh"
@@ -31,6 +40,7 @@ enum LlError : int { kLlTopkMismatch = 4 };
 
 struct LlParams {
   uint8_t* peer_base[kMaxRanks];  // every rank's peer-visible region
+  uint8_t* host_base[kMaxRanks];  // every rank's host-mapped mirror words (same offsets as the signals)
   const uint8_t* x;               // dispatch: [T, H] bf16
   const void* topk_idx;           // [T, K] int64 or int32
   const float* weights;           // combine: [T, K]
@@ -54,6 +64,7 @@ struct LlParams {
   unsigned long long target;      // wait until data signal >= target
   unsigned long long free_target; // wait until free word >= free_target before writing peers
   unsigned long long publish;     // the free value to publish
+  unsigned long long sent;        // send kernels: this call's number on the slot, for the host mirror
   long long timeout_ns;
   int rank;
   int ranks;
@@ -126,12 +137,20 @@ __device__ __forceinline__ void ll_block_signal(const LlParams& p) {
   }
 }
 
-// Publishes our free value for this slot into every peer's region.
+// Publishes our free value for this slot into every peer's region, then into its host mirror.
 __device__ __forceinline__ void ll_publish_free(const LlParams& p) {
   if (threadIdx.x < p.ranks) {
     __threadfence_system();
     store_release_sys(ll_signal(p.peer_base[threadIdx.x], p.o_free, p.rank), p.publish);
+    store_release_sys(ll_signal(p.host_base[threadIdx.x], p.o_free, p.rank), p.publish);
   }
+}
+
+// End of a send kernel: once every block has signalled, the last one tells every peer's host
+// that this call's rows have arrived (the host launches the receive kernel only then).
+__device__ __forceinline__ void ll_send_done(const LlParams& p) {
+  if (!last_block_done(p.counter)) return;
+  if (threadIdx.x < p.ranks) store_release_sys(ll_signal(p.host_base[threadIdx.x], p.o_sig, p.rank), p.sent);
 }
 
 __device__ __forceinline__ long long ll_topk(const LlParams& p, long long i) {
@@ -360,6 +379,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_dispatch_send(c
     }
   }
   ll_block_signal(p);
+  ll_send_done(p);
 }
 
 // ------------------------------------------------------------------------------ dispatch: receive
@@ -470,6 +490,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_combine_send(co
     }
   }
   ll_block_signal(p);
+  ll_send_done(p);
 }
 
 // ------------------------------------------------------------------------------ combine: receive

@@ -470,24 +470,20 @@ final class CudaBuffer implements EpBuffer {
             out = new Outputs(a, worst > 0 ? worst : (long) r * spec.maxTokensPerRank(), true);
         }
         phase("prepare");
-        if (cached == null) {
-            // The count exchange needs no output pointers: it runs on the GPU while the host
-            // exchanges them.
-            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
-                    a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
-        }
         Object[] all;
         try {
             all = gather(op, out.pointers());
         } catch (RuntimeException e) {
             out.release();
-            if (cached == null && broken == null) {
-                // The count exchange already waits on the GPU for peers that did not come.
-                broken = op + ": the pointer exchange failed after the count exchange was launched: " + e.getMessage();
-            }
             throw e;
         }
         phase("exchange");
+        if (cached == null) {
+            // Only now, when every rank has passed its allocations: a kernel spinning for a peer
+            // whose thread is still in cuMemAlloc can stall that allocation until the timeout.
+            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
+                    a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
+        }
         long[][] ptrs = new long[5][r];
         for (int j = 0; j < r; j++) {
             long[] p = (long[]) all[j];
@@ -647,19 +643,8 @@ final class CudaBuffer implements EpBuffer {
     private LowLatency lowLatency;
 
     /** The low-latency path, made on the first low-latency call (collective: all ranks make it). */
-    /**
-     * The GPU low-latency kernels pass the bit-exact comparison with the CPU backend on most cases
-     * but one known case (R=2, top-9 of 8 experts with duplicates, hooked combine) times out in
-     * combine; until that is fixed they are opt-in with {@code -Dep4j.cuda.lowLatency=true}.
-     */
-    static final String LOW_LATENCY_PROPERTY = "ep4j.cuda.lowLatency";
-
     private LowLatency lowLatency() {
         if (lowLatency == null) {
-            if (!Boolean.getBoolean(LOW_LATENCY_PROPERTY)) {
-                throw new UnsupportedOperationException("the GPU low-latency kernels are experimental (one known"
-                        + " failure); enable them with -D" + LOW_LATENCY_PROPERTY + "=true, or use the CPU backend");
-            }
             lowLatency = new LowLatency(this);
         }
         return lowLatency;

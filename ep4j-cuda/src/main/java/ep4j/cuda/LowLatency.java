@@ -13,8 +13,10 @@ import ep4j.codec.Fp8Mode;
 import ep4j.cuda.driver.CudaFunction;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.driver.KernelArgs;
+import ep4j.cuda.driver.PinnedHostMemory;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.cuda.kernel.ParamStruct;
+import java.util.function.LongUnaryOperator;
 
 /**
  * The low-latency (decoding) path of one rank's buffer (DESIGN 2.4, 2.5; kernels in
@@ -28,6 +30,13 @@ import ep4j.cuda.kernel.ParamStruct;
  * expert)) and a receive kernel on the home side (fma over topk slots in order). With
  * {@code returnRecvHook} only the send kernel is launched; the hook launches the receive kernel
  * and waits. Two slots alternate; signals only grow (see the kernel file), so nothing is reset.
+ *
+ * <p>No kernel is launched before what it waits for has happened: the host first waits on the
+ * host-mapped mirror of the signals (every peer's send done before a receive; every peer done
+ * reading a slot before a send reuses it), so no kernel spins on the GPU for a peer's thread.
+ * With one JVM driving several GPUs, a rank's thread was seen stuck in cuMemAlloc / cuMemFree
+ * (the test allocating or freeing between two calls) for exactly as long as a peer's receive
+ * kernel spun waiting for that rank's next send: both waited until the kernel's timeout.
  */
 final class LowLatency implements AutoCloseable {
     /** Blocks of each send kernel: the same on every rank (receivers count one signal per block). */
@@ -39,7 +48,9 @@ final class LowLatency implements AutoCloseable {
     private final LowLatencyLayout layout;
     private final DeviceMemory region;
     private final DeviceMemory local;
+    private final PinnedHostMemory hostSignals;
     private final long[] peerBase;
+    private final long[] hostBase;
     private final int device;
     private final int recvBlocks;
     private final ParamStruct params = new ParamStruct();
@@ -108,10 +119,12 @@ final class LowLatency implements AutoCloseable {
         this.recvBlocks = Math.max(1, Math.min(buffer.context().device().multiprocessorCount(), 64));
         DeviceMemory r = null;
         DeviceMemory l = null;
+        PinnedHostMemory h = null;
         try {
             r = DeviceMemory.allocate(buffer.context(), layout.regionBytes());
             r.fill((byte) 0);
             l = DeviceMemory.allocate(buffer.context(), layout.localBytes());
+            h = PinnedHostMemory.allocate(buffer.context(), LowLatencyLayout.SIGNAL_BYTES); // zero-filled
             buffer.context().synchronize();
         } catch (RuntimeException e) {
             if (r != null) {
@@ -120,23 +133,68 @@ final class LowLatency implements AutoCloseable {
             if (l != null) {
                 l.close();
             }
+            if (h != null) {
+                h.close();
+            }
             buffer.markBroken("low-latency buffer allocation failed: " + e.getMessage());
             throw e;
         }
         this.region = r;
         this.local = l;
+        this.hostSignals = h;
         Object[] all;
         try {
-            all = buffer.exchange().allGather(buffer.rank(), "lowLatencyInit", region.address(), buffer.timeoutNanos());
+            all = buffer.exchange().allGather(buffer.rank(), "lowLatencyInit",
+                    new long[] {region.address(), hostSignals.devicePointer()}, buffer.timeoutNanos());
         } catch (RuntimeException e) {
             buffer.markBroken("low-latency setup failed: " + e.getMessage());
             close();
             throw e;
         }
         peerBase = new long[all.length];
+        hostBase = new long[all.length];
         for (int i = 0; i < all.length; i++) {
-            peerBase[i] = (Long) all[i];
+            peerBase[i] = ((long[]) all[i])[0];
+            hostBase[i] = ((long[]) all[i])[1];
         }
+    }
+
+    // ------------------------------------------------------------------------------------ host waits
+
+    /**
+     * The first peer (not {@code self}) whose word {@code base + 8 * peer} stays below
+     * {@code target} for {@code timeoutNanos}, or -1 once every peer's word reached it.
+     */
+    static int firstMissing(LongUnaryOperator word, int ranks, int self, long base, long target, long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        for (int j = 0; j < ranks; j++) {
+            if (j == self) {
+                continue; // our own kernels are ordered on our stream
+            }
+            long offset = base + 8L * j;
+            while (word.applyAsLong(offset) < target) {
+                if (System.nanoTime() - deadline > 0) {
+                    return j;
+                }
+                Thread.onSpinWait();
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Waits on the host until every peer's mirror word [kind][slot] reached {@code target}; returns
+     * the timeout the kernel gets: the full one when all arrived, else 0, so that the kernel
+     * records the missing peer at once (as a timeout of its own) and still publishes what its
+     * peers wait for.
+     */
+    private long awaitPeers(int kind, int slot, long target) {
+        if (target <= 0) {
+            return buffer.timeoutNanos();
+        }
+        int missing = firstMissing(hostSignals::getLongVolatile, layout.ranks, buffer.rank(),
+                LowLatencyLayout.signal(kind, slot), target, buffer.timeoutNanos());
+        return missing < 0 ? buffer.timeoutNanos() : 0;
     }
 
     // ------------------------------------------------------------------------------------ dispatch
@@ -160,9 +218,10 @@ final class LowLatency implements AutoCloseable {
         slots[s] = st;
 
         // Send: wait until every peer is done with our previous dispatch on this slot (n - 1).
+        long timeout = awaitPeers(LowLatencyLayout.DFREE, s, n - 1);
         begin(s, OP_DISPATCH, tokens, topk, mode, x.address(), a.topkIdx().address(),
                 a.topkIdx().dtype() == DType.INT64, 0, 0, 0, LowLatencyLayout.DSIG, LowLatencyLayout.DFREE,
-                n * SEND_BLOCKS, n - 1, n - 1);
+                n * SEND_BLOCKS, n - 1, n - 1, n, timeout);
         launch(buffer.kernels().llDispatchSend, SEND_BLOCKS, "lowLatencyDispatch");
 
         int capacity = layout.capacity;
@@ -210,8 +269,9 @@ final class LowLatency implements AutoCloseable {
         int s = st.slot;
         long n = st.callOnSlot;
         buffer.context().makeCurrent();
+        long timeout = awaitPeers(LowLatencyLayout.DSIG, s, n); // every peer's send of this call is done
         begin(s, OP_DISPATCH, st.tokens, st.topk, st.mode, 0, 0, false, 0, 0, 0, LowLatencyLayout.DSIG,
-                LowLatencyLayout.DFREE, n * SEND_BLOCKS, n, n);
+                LowLatencyLayout.DFREE, n * SEND_BLOCKS, n, n, 0, timeout);
         launch(buffer.kernels().llDispatchRecv, recvBlocks, "lowLatencyDispatch");
         try {
             buffer.completeCall("lowLatencyDispatch", st.topk);
@@ -284,9 +344,10 @@ final class LowLatency implements AutoCloseable {
         long n = ++combinesOnSlot[s];
         boolean topk64 = a.topkIdx().dtype() == DType.INT64;
         // Send: wait until every home rank is done with our previous combine on this slot (n - 1).
+        long timeout = awaitPeers(LowLatencyLayout.CFREE, s, n - 1);
         begin(s, OP_COMBINE, tokens, topk, 0, 0, a.topkIdx().address(), topk64, a.topkWeights().address(),
                 y.address(), out.address(), LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n - 1,
-                n - 1);
+                n - 1, n, timeout);
         try {
             launch(buffer.kernels().llCombineSend, SEND_BLOCKS, "lowLatencyCombine");
         } catch (RuntimeException e) {
@@ -330,8 +391,9 @@ final class LowLatency implements AutoCloseable {
         }
         long n = st.callOnSlot;
         buffer.context().makeCurrent();
+        long timeout = awaitPeers(LowLatencyLayout.CSIG, st.slot, n); // every peer's send of this call is done
         begin(st.slot, OP_COMBINE, st.tokens, st.topk, 0, 0, st.topkIdx, st.topk64, st.weights, 0, st.out,
-                LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n, n);
+                LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n, n, 0, timeout);
         launch(buffer.kernels().llCombineRecv, recvBlocks, "lowLatencyCombine");
         try {
             buffer.completeCall("lowLatencyCombine", st.topk);
@@ -344,9 +406,13 @@ final class LowLatency implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------ kernels
 
-    /** Packs low_latency.cuh's LlParams for slot {@code s}; field order and types as declared there. */
+    /**
+     * Packs low_latency.cuh's LlParams for slot {@code s}; field order and types as declared there.
+     * {@code sent}: a send kernel's call number on the slot, for the host mirror (0 for receives).
+     */
     private void begin(int s, int operation, int tokens, int topk, int mode, long x, long topkIdx, boolean topk64,
-            long weights, long y, long out, int sigKind, int freeKind, long target, long freeTarget, long publish) {
+            long weights, long y, long out, int sigKind, int freeKind, long target, long freeTarget, long publish,
+            long sent, long timeoutNanos) {
         long base = local.address();
         int hidden = layout.hidden;
         int scaleBytes = switch (mode) {
@@ -354,14 +420,15 @@ final class LowLatency implements AutoCloseable {
             case 3 -> 4 * ((hidden / 128 + 3) / 4);
             default -> 0;
         };
-        params.begin().ptrs(peerBase, Kernels.MAX_RANKS).ptr(x).ptr(topkIdx).ptr(weights).ptr(y).ptr(out)
+        params.begin().ptrs(peerBase, Kernels.MAX_RANKS).ptrs(hostBase, Kernels.MAX_RANKS)
+                .ptr(x).ptr(topkIdx).ptr(weights).ptr(y).ptr(out)
                 .ptr(layout.recvX(base, s)).ptr(layout.recvScales(base, s)).ptr(layout.recvCount(base, s))
                 .ptr(layout.sourceToken(base, s)).ptr(layout.ranges(base, s)).ptr(layout.firstK(base, s))
                 .ptr(layout.dispatchTopk(base, s)).ptr(region.address() + LowLatencyLayout.COUNTER)
                 .ptr(buffer.errorRecord())
                 .i64(layout.data(s)).i64(layout.list(s)).i64(layout.count(s)).i64(layout.combineRows(s))
                 .i64(LowLatencyLayout.signal(sigKind, s)).i64(LowLatencyLayout.signal(freeKind, s))
-                .i64(target).i64(freeTarget).i64(publish).i64(buffer.timeoutNanos())
+                .i64(target).i64(freeTarget).i64(publish).i64(sent).i64(timeoutNanos)
                 .i32(buffer.rank()).i32(layout.ranks).i32(tokens).i32(hidden).i32(topk).i32(topk64 ? 1 : 0)
                 .i32(layout.experts).i32(layout.local).i32(layout.maxTokens).i32(layout.maxTopk).i32(mode)
                 .i32(layout.rowStride).i32(mode == 0 ? 2 * hidden : hidden).i32(scaleBytes).i32(operation);
@@ -384,6 +451,9 @@ final class LowLatency implements AutoCloseable {
         }
         if (local != null) {
             local.close();
+        }
+        if (hostSignals != null) {
+            hostSignals.close();
         }
         for (DeviceMemory m : combineIn) {
             if (m != null) {

@@ -16,7 +16,15 @@ final class LowLatencyLayout {
     static final int DFREE = 1;
     static final int CSIG = 2;
     static final int CFREE = 3;
-    static final long COUNTER = 512;
+    static final int KINDS = 4;
+    /** Ranks a signal array has room for (low_latency.cuh / common.cuh kMaxRanks). */
+    static final int MAX_RANKS = 8;
+    /**
+     * Bytes of the signal words: at the start of the region, and the whole of each rank's
+     * host-mapped mirror block, which uses the same offsets ({@link #signal}).
+     */
+    static final long SIGNAL_BYTES = 8L * KINDS * 2 * MAX_RANKS;
+    static final long COUNTER = SIGNAL_BYTES;
     private static final long HEADER = 1024;
     private static final long ALIGN = 256;
 
@@ -83,8 +91,14 @@ final class LowLatencyLayout {
         return Math.max(ALIGN, (v + ALIGN - 1) / ALIGN * ALIGN);
     }
 
+    /** Byte offset of the words [kind][slot][0..MAX_RANKS) in the region and in the host mirror. */
     static long signal(int kind, int slot) {
-        return 8L * (kind * 2 + slot) * 8;
+        return 8L * (kind * 2 + slot) * MAX_RANKS;
+    }
+
+    /** Byte offset of source rank {@code rank}'s word of [kind][slot]. */
+    static long signal(int kind, int slot, int rank) {
+        return signal(kind, slot) + 8L * rank;
     }
 
     long regionBytes() {

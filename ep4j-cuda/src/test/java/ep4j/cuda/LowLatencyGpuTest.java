@@ -43,7 +43,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Compared: recvX and scales (rows below recvCount), recvCount, sourceToken, ranges, combined
  * output, and handle staleness.
  */
-@Tag("gpu-experimental") // run with --include-tag gpu-experimental; one known case times out (see CudaBuffer)
+@Tag("gpu")
 class LowLatencyGpuTest {
     private static final List<EpGroup> GPU = new ArrayList<>();
     private static final List<EpGroup> CPU = new ArrayList<>();
@@ -54,13 +54,17 @@ class LowLatencyGpuTest {
 
     @BeforeAll
     static void groups() {
-        System.setProperty(CudaBuffer.LOW_LATENCY_PROPERTY, "true");
         assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
         int gpus = Math.min(Driver.deviceCount(), 8);
-        for (int r : NormalKernelsGpuTest.rankChoices(gpus)) {
+        for (int r : rankChoices(gpus)) {
             GPU.add(EpGroup.localGpus(r));
             CPU.add(EpGroup.cpu(r));
         }
+    }
+
+    /** One GPU, two and every GPU; one rank per GPU (receive kernels spin, so ranks do not share GPUs here). */
+    static int[] rankChoices(int gpus) {
+        return IntStream.of(1, 2, gpus).filter(r -> r <= gpus).distinct().toArray();
     }
 
     @AfterAll
@@ -73,7 +77,7 @@ class LowLatencyGpuTest {
         List<Arguments> out = new ArrayList<>();
         int gpus = Driver.isAvailable() ? Math.min(Driver.deviceCount(), 8) : 1;
         long seed = 100;
-        for (int r : NormalKernelsGpuTest.rankChoices(gpus)) {
+        for (int r : rankChoices(gpus)) {
             int[] ramp = IntStream.range(0, r).map(i -> i == 0 ? 0 : Math.min(128, 37 * i)).toArray();
             int[] full = IntStream.range(0, r).map(i -> 128).toArray();
             // The decoding shape: 128 tokens, H 7168, top-8 of 256 (smaller hidden past two ranks,
