@@ -1,0 +1,49 @@
+package ep4j.cuda.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class BulkDispatchShapeTest {
+    @Test
+    void aBf16RowOfHidden7168GetsFourWarpsOfThreeSlots() {
+        BulkDispatchShape s = BulkDispatchShape.forRow(7168 * 2, 0);
+        assertEquals(4, s.warps());
+        assertEquals(3, s.stages());
+        assertEquals(4 * 3 * 14336, s.sharedBytes());
+        assertEquals(128, s.threads());
+    }
+
+    @Test
+    void wholeSixteenByteScaleRowsTravelInTheSlot() {
+        // fp8 hidden 7168: 7168 bytes of x plus 56 float scales (224 bytes), each rounded up to 128.
+        BulkDispatchShape s = BulkDispatchShape.forRow(7168, 224);
+        assertEquals(4 * s.stages() * (7168 + 256), s.sharedBytes());
+        // 4 scales (16 bytes) travel too; 3 scales (12 bytes) are copied by the lanes, outside the slot.
+        BulkDispatchShape withScales = BulkDispatchShape.forRow(1024, 16);
+        assertEquals(withScales.warps() * withScales.stages() * (1024 + 128), withScales.sharedBytes());
+        assertEquals(BulkDispatchShape.forRow(1024, 0), BulkDispatchShape.forRow(1024, 12));
+    }
+
+    @Test
+    void everyShapeFitsTheBudgetWithAtLeastTwoSlots() {
+        for (int row = 16; row <= 128 * 1024; row += 16 * 37) {
+            BulkDispatchShape s = BulkDispatchShape.forRow(row, 0);
+            if (s == null) {
+                assertTrue(2L * ((row + 127) / 128 * 128) > BulkDispatchShape.SHARED_BUDGET, "row " + row);
+                continue;
+            }
+            assertTrue(s.stages() >= 2 && s.stages() <= BulkDispatchShape.MAX_STAGES, s.toString());
+            assertTrue(s.warps() >= 1 && s.warps() <= BulkDispatchShape.MAX_WARPS, s.toString());
+            assertTrue(s.sharedBytes() <= BulkDispatchShape.SHARED_BUDGET, s.toString());
+        }
+    }
+
+    @Test
+    void rowsTooLargeForTwoSlotsFallBackToThePlainKernel() {
+        assertNull(BulkDispatchShape.forRow(BulkDispatchShape.SHARED_BUDGET, 0));
+        assertEquals(1, BulkDispatchShape.forRow(BulkDispatchShape.SHARED_BUDGET / 2 - 128, 0).warps());
+    }
+}
