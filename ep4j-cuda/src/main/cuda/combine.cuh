@@ -7,30 +7,6 @@
 
 namespace ep4j {
 
-constexpr int kCombineThreads = 1024;
-
-struct CombineParams {
-  int rank;
-  int ranks;
-  int num_tokens;
-  int hidden;        // bf16 elements per row, multiple of 8
-  int topk;          // weights per row, 0 without weights
-  int operation;
-  const uint8_t* is_token_in_rank;  // [T, R]
-  const int* send_row;              // [T, R]
-  const __nv_bfloat16* x[kMaxRanks];  // every rank's expert output [rows_j, H]
-  const float* weights[kMaxRanks];    // every rank's received weights [rows_j, K], or null
-  const __nv_bfloat16* bias0;
-  const __nv_bfloat16* bias1;
-  __nv_bfloat16* out;                 // [T, H]
-  float* out_weights;                 // [T, K]
-  unsigned long long* signals[kMaxRanks];
-  unsigned int* block_counter;
-  unsigned long long seq;
-  long long timeout_ns;
-  ErrorRecord* error;
-};
-
 __device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& v) {
   const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
 #pragma unroll
@@ -109,15 +85,15 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
           store_stream(dst + c, to_bf16x8(acc));
         }
       }
-      if (p.topk && lane < p.topk) {
+      for (int k = lane; k < p.topk; k += 32) {
         float w = 0.0f;
 #pragma unroll
         for (int j = 0; j < R; j++)
           if (present >> j & 1) {
             const int row = p.send_row[(long long)t * R + j];
-            w = __fadd_rn(w, p.weights[j][(long long)row * p.topk + lane]);
+            w = __fadd_rn(w, p.weights[j][(long long)row * p.topk + k]);
           }
-        p.out_weights[(long long)t * p.topk + lane] = w;
+        p.out_weights[(long long)t * p.topk + k] = w;
       }
     }
   }

@@ -3,44 +3,16 @@
 #pragma once
 #include <cstdint>
 #include <cuda_bf16.h>
+#include "contract.cuh"
 
 namespace ep4j {
 
-// Intranode groups: every rank's buffers are mapped into every other rank's address space.
-constexpr int kMaxRanks = 8;
-
-// Signal kinds. Each rank's signal array holds, per kind and per source rank, the sequence
-// number of the last collective that source reached; waits are "value >= seq", so nothing is
-// ever reset and a late reader cannot confuse two calls.
-enum SignalKind : int {
-  kNotify = 0,
-  kDispatchArrive = 1,
-  kCombineReady = 2,
-  kCombineDone = 3,
-  kNumSignalKinds = 4
-};
-
 __host__ __device__ constexpr int signal_index(int kind, int source) { return kind * kMaxRanks + source; }
 
-// Error codes written to the host-mapped error record; the host turns them into exceptions.
-enum ErrorCode : int {
-  kOk = 0,
-  kTimeout = 1,
-  kExpertOutOfRange = 2,
-  kWorstTokensOverflow = 3,
-};
-
-// Lives in pinned host memory mapped into the device, so the host reads it after a sync
-// without a copy. The first error wins (CAS on code).
-struct ErrorRecord {
-  int code;
-  int operation;
-  int peer;
-  int pad;
-  long long seen;
-  long long expected;
-  long long detail;
-};
+// A normal-path wait reports the signal it waited for as its WaitKind: the two enums agree.
+static_assert(kWaitNotify == kNotify && kWaitDispatchArrival == kDispatchArrive && kWaitCombineReady == kCombineReady &&
+                  kWaitCombineDone == kCombineDone,
+              "normal signal kinds double as wait kinds");
 
 __device__ __forceinline__ uint64_t global_timer_ns() {
   uint64_t t;
@@ -70,7 +42,8 @@ __device__ __forceinline__ void record_error(ErrorRecord* err, int code, int ope
   }
 }
 
-// Spins until signals[idx] >= seq. On timeout it records who was missing and returns false,
+// Spins until signals[idx] >= seq. On timeout it records who was missing (the WaitKind is the
+// signal kind) and returns false,
 // so kernels finish and the host raises EpTimeoutException instead of the GPU trapping. The
 // error record lives in host memory: it is polled only every few microseconds, not every spin.
 __device__ __forceinline__ bool wait_signal(const unsigned long long* signals, int kind, int peer,
@@ -99,6 +72,11 @@ __device__ __forceinline__ bool block_sees_error(const ErrorRecord* err) {
   if (threadIdx.x == 0) flagged = *(volatile const int*)&err->code;
   __syncthreads();
   return flagged != 0;
+}
+
+// Slot i of a [T, K] top-k tensor, int64 or int32.
+__device__ __forceinline__ long long topk_at(const void* idx, int is64, long long i) {
+  return is64 ? reinterpret_cast<const long long*>(idx)[i] : (long long)reinterpret_cast<const int*>(idx)[i];
 }
 
 __device__ __forceinline__ int4 load_stream(const int4* p) {

@@ -9,48 +9,27 @@
 
 namespace ep4j {
 
-constexpr int kDispatchThreads = 512;
 // Tokens per work item. Items are taken by warps from a counter: every peer's items first,
 // interleaved across peers, then this rank's own (local HBM copies are fast and fill the end).
 constexpr int kDispatchChunk = 8;
-
-struct DispatchParams {
-  int rank;
-  int ranks;
-  int num_tokens;
-  int row_bytes;        // bytes of one x row
-  int scale_bytes;      // bytes of one scales row, 0 without scales
-  int topk;             // 0 without topk
-  int idx_is_64;
-  int local_experts;
-  int worst_rows;       // > 0: fill rows [recv_total, worst_rows) of this rank's outputs
-  int operation;
-  int order;            // 0: peers' items first; 1: every destination interleaved
-  const uint8_t* x;
-  const uint8_t* scales;
-  const void* topk_idx;
-  const float* topk_weights;
-  const uint8_t* is_token_in_rank;  // [T, R]
-  const int* send_row;              // [T, R]
-  const int* recv_total;            // this rank's received rows (worst mode tail fill)
-  uint8_t* out_x[kMaxRanks];
-  uint8_t* out_scales[kMaxRanks];
-  void* out_idx[kMaxRanks];
-  float* out_weights[kMaxRanks];
-  int* out_source[kMaxRanks];
-  unsigned long long* signals[kMaxRanks];
-  unsigned int* block_counter;
-  unsigned int* task_counter;
-  unsigned long long seq;
-  long long timeout_ns;
-  ErrorRecord* error;
-};
 
 __device__ __forceinline__ void zero_rows(uint8_t* base, long long row_bytes, long long first, long long last,
                                           long long worker, long long workers) {
   int4* p = reinterpret_cast<int4*>(base + first * row_bytes);
   const long long n = (last - first) * row_bytes / 16;
   for (long long i = worker; i < n; i += workers) p[i] = make_int4(0, 0, 0, 0);
+}
+
+// Top-k slot k of received row `row` on rank d: the expert translated to d's local experts
+// (-1 when it lives elsewhere) and its weight where kept, else 0.
+__device__ __forceinline__ void write_slot(const DispatchParams& p, int d, long long row, int k, long long expert,
+                                           float weight) {
+  const long long first = (long long)d * p.local_experts;
+  const bool here = expert >= first && expert < first + p.local_experts;
+  const long long dst = row * p.topk + k;
+  if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = here ? expert - first : -1;
+  else reinterpret_cast<int*>(p.out_idx[d])[dst] = here ? (int)(expert - first) : -1;
+  if (p.out_weights[d]) p.out_weights[d][dst] = here ? weight : 0.0f;
 }
 
 // A row's scales, by the lanes of one warp (16-byte pieces when the row allows).
@@ -70,16 +49,9 @@ __device__ __forceinline__ void copy_scales(const DispatchParams& p, int d, int 
 // destination's local experts (-1 elsewhere) with their weights, and its source token. One warp.
 __device__ __forceinline__ void write_row_meta(const DispatchParams& p, int d, int t, long long row, int lane) {
   if (p.scale_bytes) copy_scales(p, d, t, row, lane);
-  if (p.topk && lane < p.topk) {
-    const long long src = (long long)t * p.topk + lane, dst = row * p.topk + lane;
-    const long long e = p.idx_is_64 ? reinterpret_cast<const long long*>(p.topk_idx)[src]
-                                    : reinterpret_cast<const int*>(p.topk_idx)[src];
-    const long long first = (long long)d * p.local_experts;
-    const bool here = e >= first && e < first + p.local_experts;
-    const long long local = here ? e - first : -1;
-    if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = local;
-    else reinterpret_cast<int*>(p.out_idx[d])[dst] = (int)local;
-    if (p.out_weights[d]) p.out_weights[d][dst] = here ? p.topk_weights[src] : 0.0f;
+  for (int k = lane; k < p.topk; k += 32) {
+    const long long src = (long long)t * p.topk + k;
+    write_slot(p, d, row, k, topk_at(p.topk_idx, p.idx_is_64, src), p.topk_weights ? p.topk_weights[src] : 0.0f);
   }
   if (lane == 0) p.out_source[d][row] = t;
 }
@@ -192,9 +164,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
 
 namespace ep4j {
 
-constexpr int kBulkDispatchMaxWarps = 16;
-constexpr int kBulkDispatchMaxStages = 8;
-
 // Waits until at most `pending` (0..4) bulk groups still read shared memory.
 __device__ __forceinline__ void bulk_wait_read_at_most(int pending) {
   switch (pending) {
@@ -207,7 +176,8 @@ __device__ __forceinline__ void bulk_wait_read_at_most(int pending) {
 }
 
 // What a warp's lanes hold of one token besides its rows: lane j < R its row on rank j (or -1),
-// lane k < topk its k-th expert and weight. Loaded one token ahead, so no load waits in the loop.
+// lane k its k-th expert and weight for the first 32 slots. Loaded one token ahead, so no load
+// waits in the loop; slots from 32 on (top-k up to kMaxTopk) are read where they are used.
 struct TokenRouting {
   int row;
   long long expert;
@@ -218,7 +188,7 @@ __device__ __forceinline__ TokenRouting load_routing(const DispatchParams& p, in
   TokenRouting r{-1, -1, 0.0f};
   if (t < 0) return r;
   if (lane < p.ranks) r.row = p.send_row[(long long)t * p.ranks + lane];
-  if (p.topk && lane < p.topk) {
+  if (lane < p.topk) {
     const long long src = (long long)t * p.topk + lane;
     r.expert = p.idx_is_64 ? reinterpret_cast<const long long*>(p.topk_idx)[src]
                            : reinterpret_cast<const int*>(p.topk_idx)[src];
@@ -295,13 +265,10 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
           p.out_source[d][row] = t;
         }
         if (p.scale_bytes && !bulk_scales) copy_scales(p, d, t, row, lane);
-        if (p.topk && lane < p.topk) {
-          const long long first = (long long)d * p.local_experts;
-          const bool here = cur.expert >= first && cur.expert < first + p.local_experts;
-          const long long dst = (long long)row * p.topk + lane;
-          if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = here ? cur.expert - first : -1;
-          else reinterpret_cast<int*>(p.out_idx[d])[dst] = here ? (int)(cur.expert - first) : -1;
-          if (p.out_weights[d]) p.out_weights[d][dst] = here ? cur.weight : 0.0f;
+        if (lane < p.topk) write_slot(p, d, row, lane, cur.expert, cur.weight);
+        for (int k = lane + 32; k < p.topk; k += 32) {
+          const long long src = (long long)t * p.topk + k;
+          write_slot(p, d, row, k, topk_at(p.topk_idx, p.idx_is_64, src), p.topk_weights ? p.topk_weights[src] : 0.0f);
         }
       }
       if (lane == 0) {

@@ -4,27 +4,8 @@
 
 namespace ep4j {
 
-struct LayoutParams {
-  const void* topk_idx;  // [T, K] int64 or int32
-  int idx_is_64;
-  int num_tokens;
-  int topk;
-  int num_experts;
-  int ranks;
-  int local_experts;
-  int* tokens_per_rank;     // [R], zeroed before the launch
-  int* tokens_per_expert;   // [E], zeroed before the launch
-  uint8_t* is_token_in_rank;  // [T, R]
-  ErrorRecord* error;
-};
-
-constexpr int kLayoutThreads = 256;
 constexpr int kLayoutMaxSharedExperts = 4096;
 constexpr int kLayoutRegisterSlots = 16;
-
-__device__ __forceinline__ long long topk_at(const void* idx, int is64, long long i) {
-  return is64 ? reinterpret_cast<const long long*>(idx)[i] : (long long)reinterpret_cast<const int*>(idx)[i];
-}
 
 }  // namespace ep4j
 
@@ -64,7 +45,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kLayoutThreads) ep4j_layout(c
       const long long e = slot(k);
       if (e == -1) continue;
       if (e < -1 || e >= p.num_experts) {
-        record_error(p.error, kExpertOutOfRange, 0, -1, e, p.num_experts, base + k);
+        record_error(p.error, kExpertOutOfRange, kOpLayout, -1, e, p.num_experts, base + k);
         continue;
       }
       bool seen = false;  // a token counts once per expert even if a slot repeats it

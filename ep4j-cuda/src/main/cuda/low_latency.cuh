@@ -28,60 +28,10 @@
 
 namespace ep4j {
 
-constexpr int kLlThreads = 512;
 constexpr int kLlWarps = kLlThreads / 32;
-constexpr int kLlMaxExperts = 4096;
-constexpr int kLlTokenBits = 21;
 constexpr int kLlTokenMask = (1 << kLlTokenBits) - 1;
 constexpr int kLlPartChannels = 512;  // one warp unit: 512 channels = 4 fp8 blocks = one UE8M0 int
 
-enum LlMode : int { kLlBf16 = 0, kLlFp8 = 1, kLlFp8RoundScale = 2, kLlFp8Ue8m0 = 3 };
-enum LlError : int { kLlTopkMismatch = 4 };
-
-struct LlParams {
-  uint8_t* peer_base[kMaxRanks];  // every rank's peer-visible region
-  uint8_t* host_base[kMaxRanks];  // every rank's host-mapped mirror words (same offsets as the signals)
-  const uint8_t* x;               // dispatch: [T, H] bf16
-  const void* topk_idx;           // [T, K] int64 or int32
-  const float* weights;           // combine: [T, K]
-  const uint8_t* y;               // combine: [L, R*N, H] bf16
-  uint8_t* out;                   // combine: [T, H] bf16
-  uint8_t* recv_x;                // slot's packed x [L, R*N, H] (row bytes x_row_bytes)
-  uint8_t* recv_scales;           // [L, R*N, scale_bytes / 4]
-  int* recv_count;                // [L]
-  int* source_token;              // [L, R*N]
-  int* ranges;                    // [L, R, 2]
-  int* first_k;                   // [L, R*N]
-  int* dtopk;                     // [N, Kmax] the dispatch's topk (written by dispatch send, checked by combine send)
-  unsigned int* counter;          // last-block counter (local)
-  ErrorRecord* error;
-  long long o_data;               // byte offsets of this slot's parts in every region
-  long long o_list;
-  long long o_cnt;
-  long long o_creg;
-  long long o_sig;                // this slot's data signals [kMaxRanks] (dsig or csig)
-  long long o_free;               // this slot's free words [kMaxRanks] (dfree or cfree)
-  unsigned long long target;      // wait until data signal >= target
-  unsigned long long free_target; // wait until free word >= free_target before writing peers
-  unsigned long long publish;     // the free value to publish
-  unsigned long long sent;        // send kernels: this call's number on the slot, for the host mirror
-  long long timeout_ns;
-  int rank;
-  int ranks;
-  int num_tokens;    // T of this rank (the dispatch's T for combine)
-  int hidden;
-  int topk;          // K
-  int topk64;        // topk is int64
-  int experts;
-  int local_experts;
-  int max_tokens;    // N
-  int max_topk;      // Kmax
-  int mode;          // LlMode
-  int row_stride;    // bytes of one data / creg row (2H)
-  int x_row_bytes;   // packed x row: H (fp8) or 2H
-  int scale_bytes;   // per row, 0 for bf16
-  int operation;
-};
 
 // ------------------------------------------------------------------------------ small helpers
 
@@ -246,7 +196,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_dispatch_send(c
   const int R = p.ranks, L = p.local_experts, E = p.experts, N = p.max_tokens, K = p.topk, T = p.num_tokens;
 
   if (blockIdx.x == 0) ll_publish_free(p);  // our previous dispatch on this slot is over (stream order)
-  const bool ok = ll_block_wait(p, p.o_free, p.free_target, 1);
+  const bool ok = ll_block_wait(p, p.o_free, p.free_target, kWaitLlDispatchFree);
 
   if (ok) {
     for (int e = threadIdx.x; e < E; e += blockDim.x) s_cnt[e] = 0;
@@ -388,7 +338,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_dispatch_recv(c
   __shared__ int s_off[kLlMaxExperts + 1];
   const int R = p.ranks, L = p.local_experts, N = p.max_tokens;
   uint8_t* self = p.peer_base[p.rank];
-  const bool ok = ll_block_wait(p, p.o_sig, p.target, 1);
+  const bool ok = ll_block_wait(p, p.o_sig, p.target, kWaitLlDispatchData);
   if (ok) {
     const volatile int* cnt = reinterpret_cast<const volatile int*>(self + p.o_cnt);
     const int* list = reinterpret_cast<const int*>(self + p.o_list);
@@ -463,7 +413,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_combine_send(co
     else if (e != (long long)stored)
       record_error(p.error, kLlTopkMismatch, p.operation, p.rank, e, stored, i);
   }
-  const bool ok = ll_block_wait(p, p.o_free, p.free_target, 2);
+  const bool ok = ll_block_wait(p, p.o_free, p.free_target, kWaitLlCombineFree);
   if (ok) {
     ll_block_scan(L, s_off, [&](int le) { return p.recv_count[le]; });
     const int capacity = R * N;
@@ -499,7 +449,7 @@ extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_combine_send(co
 extern "C" __global__ void __launch_bounds__(kLlThreads) ep4j_ll_combine_recv(const __grid_constant__ LlParams p) {
   const int K = p.topk, H = p.hidden, T = p.num_tokens;
   uint8_t* self = p.peer_base[p.rank];
-  const bool ok = ll_block_wait(p, p.o_sig, p.target, 2);
+  const bool ok = ll_block_wait(p, p.o_sig, p.target, kWaitLlCombineData);
   if (ok) {
     const int lane = threadIdx.x & 31;
     constexpr int kPart = 256;  // channels per warp unit: 8 per lane

@@ -6,32 +6,8 @@
 
 namespace ep4j {
 
-constexpr int kNotifyThreads = 1024;
-constexpr int kMaxExperts = 4096;
 // A mailbox row: tokens to each rank, then tokens per (global) expert.
 constexpr int kMailboxRow = kMaxRanks + kMaxExperts;
-
-struct NotifyParams {
-  int rank;
-  int ranks;
-  int num_tokens;
-  int num_experts;
-  int local_experts;
-  int expert_alignment;
-  int worst_rows;                    // > 0: rows each receiver allocated; more is an error
-  const uint8_t* is_token_in_rank;   // [T, R]
-  const int* tokens_per_expert;      // [E] from the layout
-  int* mailbox[kMaxRanks];           // each rank's mailbox: [2][kMaxRanks][kMailboxRow] ints
-  unsigned long long* signals[kMaxRanks];
-  unsigned long long seq;
-  long long timeout_ns;
-  int* send_row;                     // out [T, R]: row of token t on rank j, or -1
-  int* recv_offsets;                 // out [R + 1]
-  int* recv_tokens_per_expert;       // out [L], aligned
-  int* recv_total;                   // out: rows this rank receives
-  int* host_summary;                 // out, host-mapped: [flag (u64), total, L aligned counts]
-  ErrorRecord* error;
-};
 
 __device__ __forceinline__ int warp_inclusive_scan(int v, int lane) {
 #pragma unroll
@@ -100,7 +76,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   }
   if (tid == 0) ok = 1;
   __syncthreads();
-  if (tid < R && !wait_signal(p.signals[p.rank], kNotify, tid, p.seq, p.timeout_ns, p.error, kNotify)) ok = 0;
+  if (tid < R && !wait_signal(p.signals[p.rank], kNotify, tid, p.seq, p.timeout_ns, p.error, kOpNotify)) ok = 0;
   __syncthreads();
   // The host polls the flag instead of synchronizing the stream; it is raised on failure too,
   // after the error record, so the host never waits past the kernel.
@@ -135,7 +111,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
       for (int d = 0; d < R; d++) {
         int rows = 0;
         for (int i = 0; i < R; i++) rows += matrix[i][d];
-        if (rows > p.worst_rows) record_error(p.error, kWorstTokensOverflow, kNotify, d, rows, p.worst_rows, 0);
+        if (rows > p.worst_rows) record_error(p.error, kWorstTokensOverflow, kOpNotify, d, rows, p.worst_rows, 0);
       }
     }
   }

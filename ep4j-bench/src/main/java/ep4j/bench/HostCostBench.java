@@ -6,7 +6,8 @@ import ep4j.DispatchLayout;
 import ep4j.Tensor;
 import ep4j.check.RequestValidator;
 import ep4j.cuda.exchange.RankExchange;
-import ep4j.cuda.kernel.ParamStruct;
+import ep4j.cuda.kernel.DispatchParams;
+import ep4j.cuda.kernel.Params;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -38,7 +39,7 @@ public class HostCostBench {
     private Tensor weights;
     private DispatchLayout layout;
     private RequestValidator validator;
-    private ParamStruct params;
+    private Params params;
     private RankExchange exchange;
     private final long[] pointers = {1, 2, 3, 4, 5};
 
@@ -52,7 +53,7 @@ public class HostCostBench {
                 Tensor.ofDevice(0x7f00_4000_0000L, 0, ep4j.DType.INT32, 256),
                 Tensor.ofDevice(0x7f00_5000_0000L, 0, ep4j.DType.UINT8, 4096, 2));
         validator = new RequestValidator(this, 2, 0, spec);
-        params = new ParamStruct();
+        params = new Params(DispatchParams.STRUCT);
         exchange = new RankExchange(1);
     }
 
@@ -70,17 +71,16 @@ public class HostCostBench {
 
     @Benchmark
     public long packDispatchParams() {
-        params.begin();
-        for (int i = 0; i < 10; i++) {
-            params.i32(i);
-        }
-        for (int i = 0; i < 7; i++) {
-            params.ptr(i);
-        }
-        for (int i = 0; i < 6; i++) {
-            params.ptrs(pointers, 8);
-        }
-        return params.ptr(1).ptr(2).i64(3).i64(4).ptr(5).end().byteSize();
+        return params.clear()
+                .set(DispatchParams.RANK, 1).set(DispatchParams.RANKS, 2).set(DispatchParams.NUM_TOKENS, 4096)
+                .set(DispatchParams.ROW_BYTES, 14336).set(DispatchParams.SCALE_BYTES, 0).set(DispatchParams.TOPK, 8)
+                .set(DispatchParams.IDX_IS_64, 1).set(DispatchParams.LOCAL_EXPERTS, 128)
+                .set(DispatchParams.X, 1).set(DispatchParams.TOPK_IDX, 2).set(DispatchParams.TOPK_WEIGHTS, 3)
+                .set(DispatchParams.IS_TOKEN_IN_RANK, 4).set(DispatchParams.SEND_ROW, 5)
+                .set(DispatchParams.OUT_X, pointers).set(DispatchParams.OUT_IDX, pointers)
+                .set(DispatchParams.OUT_WEIGHTS, pointers).set(DispatchParams.OUT_SOURCE, pointers)
+                .set(DispatchParams.SIGNALS, pointers).set(DispatchParams.SEQ, 7).set(DispatchParams.TIMEOUT_NS, 8)
+                .segment().byteSize();
     }
 
     @Benchmark

@@ -4,6 +4,8 @@ import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cuda.driver.CudaDevice;
 import ep4j.cuda.driver.Driver;
+import ep4j.cuda.kernel.Contract;
+import ep4j.cuda.kernel.KernelConstants;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.spi.Backend;
 
@@ -40,6 +42,10 @@ public final class CudaBackend implements Backend {
         if (!Kernels.built()) {
             return "the CUDA kernels were not built (nvcc was absent when ep4j-cuda was compiled)";
         }
+        String contract = Contract.verdict();
+        if (contract != null) {
+            return contract;
+        }
         if (!Driver.isAvailable()) {
             return Driver.unavailableReason();
         }
@@ -47,8 +53,8 @@ public final class CudaBackend implements Backend {
         if (count < gpus) {
             return ranks + " ranks on " + gpus + " GPUs need " + gpus + " GPUs; this machine has " + count;
         }
-        if (ranks > Kernels.MAX_RANKS) {
-            return "the intranode kernels take at most " + Kernels.MAX_RANKS + " GPUs";
+        if (ranks > KernelConstants.MAX_RANKS) {
+            return "the intranode kernels take at most " + KernelConstants.MAX_RANKS + " GPUs";
         }
         for (int i = 0; i < gpus; i++) {
             CudaDevice d = CudaDevice.get(i);

@@ -27,8 +27,15 @@ import ep4j.cuda.driver.KernelArgs;
 import ep4j.cuda.driver.PinnedHostMemory;
 import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.BulkDispatchShape;
+import ep4j.cuda.kernel.CombineParams;
+import ep4j.cuda.kernel.DeviceOperation;
+import ep4j.cuda.kernel.DispatchParams;
+import ep4j.cuda.kernel.KernelConstants;
 import ep4j.cuda.kernel.Kernels;
-import ep4j.cuda.kernel.ParamStruct;
+import ep4j.cuda.kernel.LayoutParams;
+import ep4j.cuda.kernel.NotifyParams;
+import ep4j.cuda.kernel.Params;
+import ep4j.cuda.kernel.SignalKind;
 import ep4j.cuda.memory.DevicePool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -40,8 +47,10 @@ import java.lang.foreign.ValueLayout;
  * through GPU signals (common.cuh), and exchanges output pointers through the host.
  */
 final class CudaBuffer implements EpBuffer {
-    private static final long SIGNAL_BYTES = (long) Kernels.SIGNAL_KINDS * Kernels.MAX_RANKS * 8;
-    private static final long MAILBOX_BYTES = 2L * Kernels.MAX_RANKS * Kernels.MAILBOX_ROW_INTS * 4;
+    private static final long SIGNAL_BYTES = (long) SignalKind.COUNT.value() * KernelConstants.MAX_RANKS * 8;
+    /** Each rank's count-exchange mailbox: [2][kMaxRanks][kMaxRanks + kMaxExperts] ints (notify.cuh). */
+    private static final long MAILBOX_BYTES =
+            2L * KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 4;
     private static final int EVENT_RING = 256;
     /**
      * Work items of the dispatch kernel interleave every destination, this rank's own included
@@ -70,7 +79,10 @@ final class CudaBuffer implements EpBuffer {
     private final PinnedHostMemory summary;
     private final DeviceErrors errors;
     private final KernelArgs args = new KernelArgs();
-    private final ParamStruct params = new ParamStruct();
+    private final Params layoutParams = new Params(LayoutParams.STRUCT);
+    private final Params notifyParams = new Params(NotifyParams.STRUCT);
+    private final Params dispatchParams = new Params(DispatchParams.STRUCT);
+    private final Params combineParams = new Params(CombineParams.STRUCT);
     private final CudaEvent[] events = new CudaEvent[EVENT_RING];
     private final long timeoutNanos;
     private CudaBuffer[] peers;
@@ -97,7 +109,7 @@ final class CudaBuffer implements EpBuffer {
         this.mailbox = DeviceMemory.allocate(context, MAILBOX_BYTES);
         this.scratch = DeviceMemory.allocate(context, 256);
         this.scratch.fill((byte) 0);
-        this.summary = PinnedHostMemory.allocate(context, 4L * (Kernels.MAX_EXPERTS + 16));
+        this.summary = PinnedHostMemory.allocate(context, 4L * (KernelConstants.MAX_EXPERTS + 16));
         this.errors = new DeviceErrors(context, rank);
         for (int i = 0; i < EVENT_RING; i++) {
             events[i] = CudaEvent.create(context, false);
@@ -190,12 +202,19 @@ final class CudaBuffer implements EpBuffer {
     }
 
     private void checkLimits(int numExperts) {
-        if (group.size() > Kernels.MAX_RANKS) {
-            throw new InvalidArgumentException("ranks", group.size(), "at most " + Kernels.MAX_RANKS + " GPUs (one node)");
+        if (group.size() > KernelConstants.MAX_RANKS) {
+            throw new InvalidArgumentException("ranks", group.size(),
+                    "at most " + KernelConstants.MAX_RANKS + " GPUs (one node)");
         }
-        if (numExperts > Kernels.MAX_EXPERTS) {
-            throw new InvalidArgumentException("numExperts", numExperts, "at most " + Kernels.MAX_EXPERTS + " on the GPU backend");
+        if (numExperts > KernelConstants.MAX_EXPERTS) {
+            throw new InvalidArgumentException("numExperts", numExperts,
+                    "at most " + KernelConstants.MAX_EXPERTS + " on the GPU backend");
         }
+    }
+
+    /** The launch arguments of a kernel that takes one parameter struct. */
+    private KernelArgs struct(Params p) {
+        return args.reset().struct(p.segment(), p.struct().alignment());
     }
 
     private long[] peerAddresses(java.util.function.ToLongFunction<CudaBuffer> f) {
@@ -212,7 +231,8 @@ final class CudaBuffer implements EpBuffer {
      * thread's wake-up would cost more than the wait. Kernels end by themselves (their waits
      * time out), so the host deadline is only a backstop.
      */
-    private void complete(String operation, int topk) {
+    private void complete(DeviceErrors.Call call, int topk) {
+        String operation = call.operation();
         long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
         while (!stream.isIdle()) {
             if (System.nanoTime() > deadline) {
@@ -222,7 +242,7 @@ final class CudaBuffer implements EpBuffer {
             }
             Thread.onSpinWait();
         }
-        check(operation, topk);
+        check(call, topk);
     }
 
     /**
@@ -239,7 +259,8 @@ final class CudaBuffer implements EpBuffer {
     }
 
     /** Waits until the notify kernel of {@code call} has published the counts in host memory. */
-    private void awaitSummary(String operation, long call, int topk) {
+    private void awaitSummary(DeviceErrors.Call record, long call, int topk) {
+        String operation = record.operation();
         long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
         while (summary.getLongVolatile(0) < call) {
             if (System.nanoTime() > deadline) {
@@ -249,26 +270,26 @@ final class CudaBuffer implements EpBuffer {
             }
             Thread.onSpinWait();
         }
-        check(operation, topk);
+        check(record, topk);
     }
 
-    private void check(String operation, int topk) {
+    private void check(DeviceErrors.Call call, int topk) {
         try {
-            errors.raise(operation, timeoutNanos / 1_000_000, topk);
+            errors.raise(call, timeoutNanos / 1_000_000, topk);
         } catch (ep4j.EpTimeoutException e) {
             broken = e.getMessage();
             throw e;
         }
     }
 
-    private EpEvent finish(String operation, boolean async, int topk) {
+    private EpEvent finish(DeviceErrors.Call call, boolean async, int topk) {
         if (!async) {
-            complete(operation, topk);
+            complete(call, topk);
             return EpEvent.completed();
         }
         CudaEvent e = events[nextEvent++ % EVENT_RING];
         e.record(stream);
-        return new CudaEpEvent(e, () -> check(operation, topk));
+        return new CudaEpEvent(e, () -> check(call, topk));
     }
 
     private void awaitPrevious(EpEvent previous) {
@@ -306,17 +327,27 @@ final class CudaBuffer implements EpBuffer {
         Tensor inRank = pool.tensor(DType.UINT8, t, r);
         DeviceMemory.zeroAsync(perRank.address(), 4L * r, stream);
         DeviceMemory.zeroAsync(perExpert.address(), 4L * numExperts, stream);
+        DeviceErrors.Call call = errors.open("layout");
         if (t > 0) {
-            params.begin().ptr(topkIdx.address()).i32(topkIdx.dtype() == DType.INT64 ? 1 : 0).i32(t).i32(k)
-                    .i32(numExperts).i32(r).i32(numExperts / r).ptr(perRank.address()).ptr(perExpert.address())
-                    .ptr(inRank.address()).ptr(errors.devicePointer());
+            layoutParams.clear()
+                    .set(LayoutParams.TOPK_IDX, topkIdx.address())
+                    .set(LayoutParams.IDX_IS_64, topkIdx.dtype() == DType.INT64)
+                    .set(LayoutParams.NUM_TOKENS, t)
+                    .set(LayoutParams.TOPK, k)
+                    .set(LayoutParams.NUM_EXPERTS, numExperts)
+                    .set(LayoutParams.RANKS, r)
+                    .set(LayoutParams.LOCAL_EXPERTS, numExperts / r)
+                    .set(LayoutParams.TOKENS_PER_RANK, perRank.address())
+                    .set(LayoutParams.TOKENS_PER_EXPERT, perExpert.address())
+                    .set(LayoutParams.IS_TOKEN_IN_RANK, inRank.address())
+                    .set(LayoutParams.ERROR, call.devicePointer());
             timeStart(KernelTimer.Stage.LAYOUT);
-            kernels.layout.launch((t + Kernels.LAYOUT_THREADS - 1) / Kernels.LAYOUT_THREADS, 1,
-                    Kernels.LAYOUT_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+            int threads = KernelConstants.LAYOUT_THREADS;
+            kernels.layout.launch((t + threads - 1) / threads, 1, threads, 0, stream, struct(layoutParams));
             timeStop(KernelTimer.Stage.LAYOUT);
         }
         try {
-            complete("layout", k);
+            complete(call, k);
         } catch (RuntimeException e) {
             perRank.close();
             perExpert.close();
@@ -430,6 +461,7 @@ final class CudaBuffer implements EpBuffer {
         final int t = (int) x.dim(0);
         final int topk = cached == null && a.topkIdx() != null ? (int) a.topkIdx().dim(1) : 0;
         final String op = "dispatch";
+        final DeviceErrors.Call record = errors.open(op);
         phase("validate");
 
         final Tensor sendRow;
@@ -481,7 +513,7 @@ final class CudaBuffer implements EpBuffer {
         if (cached == null) {
             // Only now, when every rank has passed its allocations: a kernel spinning for a peer
             // whose thread is still in cuMemAlloc can stall that allocation until the timeout.
-            launchNotify(call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
+            launchNotify(record, call, t, a.layout().numExperts(), localExperts, a.expertAlignment(), worst, inRank,
                     a.layout().tokensPerExpert(), sendRow, offsets, tpeDevice);
         }
         long[][] ptrs = new long[5][r];
@@ -495,24 +527,42 @@ final class CudaBuffer implements EpBuffer {
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
         long bytes = (long) t * rowBytes * r;
         int grid = blocks(a.config(), bytes, false);
-        params.begin().i32(rank).i32(r).i32(t).i32(rowBytes).i32(scaleBytes).i32(out.hasTopk() ? topk : 0)
-                .i32(a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64 ? 1 : 0).i32(localExperts)
-                .i32(worst).i32(1).i32(DISPATCH_ORDER_INTERLEAVED)
-                .ptr(x.address()).ptr(a.scales() == null ? 0 : a.scales().address())
-                .ptr(a.topkIdx() == null ? 0 : a.topkIdx().address())
-                .ptr(a.topkWeights() == null ? 0 : a.topkWeights().address())
-                .ptr(inRank.address()).ptr(sendRow.address()).ptr(receivedRows)
-                .ptrs(ptrs[0], Kernels.MAX_RANKS).ptrs(ptrs[1], Kernels.MAX_RANKS).ptrs(ptrs[2], Kernels.MAX_RANKS)
-                .ptrs(ptrs[3], Kernels.MAX_RANKS).ptrs(ptrs[4], Kernels.MAX_RANKS)
-                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
-                .ptr(blockCounter()).ptr(taskCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+        dispatchParams.clear()
+                .set(DispatchParams.RANK, rank)
+                .set(DispatchParams.RANKS, r)
+                .set(DispatchParams.NUM_TOKENS, t)
+                .set(DispatchParams.ROW_BYTES, rowBytes)
+                .set(DispatchParams.SCALE_BYTES, scaleBytes)
+                .set(DispatchParams.TOPK, out.hasTopk() ? topk : 0)
+                .set(DispatchParams.IDX_IS_64, a.topkIdx() != null && a.topkIdx().dtype() == DType.INT64)
+                .set(DispatchParams.LOCAL_EXPERTS, localExperts)
+                .set(DispatchParams.WORST_ROWS, worst)
+                .set(DispatchParams.OPERATION, DeviceOperation.DISPATCH.value())
+                .set(DispatchParams.ORDER, DISPATCH_ORDER_INTERLEAVED)
+                .set(DispatchParams.X, x.address())
+                .set(DispatchParams.SCALES, a.scales() == null ? 0 : a.scales().address())
+                .set(DispatchParams.TOPK_IDX, a.topkIdx() == null ? 0 : a.topkIdx().address())
+                .set(DispatchParams.TOPK_WEIGHTS, a.topkWeights() == null ? 0 : a.topkWeights().address())
+                .set(DispatchParams.IS_TOKEN_IN_RANK, inRank.address())
+                .set(DispatchParams.SEND_ROW, sendRow.address())
+                .set(DispatchParams.RECV_TOTAL, receivedRows)
+                .set(DispatchParams.OUT_X, ptrs[0])
+                .set(DispatchParams.OUT_SCALES, ptrs[1])
+                .set(DispatchParams.OUT_IDX, ptrs[2])
+                .set(DispatchParams.OUT_WEIGHTS, ptrs[3])
+                .set(DispatchParams.OUT_SOURCE, ptrs[4])
+                .set(DispatchParams.SIGNALS, peerAddresses(b -> b.signals.address()))
+                .set(DispatchParams.BLOCK_COUNTER, blockCounter())
+                .set(DispatchParams.TASK_COUNTER, taskCounter())
+                .set(DispatchParams.SEQ, call)
+                .set(DispatchParams.TIMEOUT_NS, timeoutNanos)
+                .set(DispatchParams.ERROR, record.devicePointer());
         BulkDispatchShape shape = BULK_DISPATCH ? BulkDispatchShape.forRow(rowBytes, scaleBytes) : null;
         timeStart(KernelTimer.Stage.DISPATCH);
         if (shape != null) {
-            kernels.dispatchBulk.launch(grid, 1, shape.threads(), shape.sharedBytes(), stream,
-                    args.reset().struct(params.end(), 8));
+            kernels.dispatchBulk.launch(grid, 1, shape.threads(), shape.sharedBytes(), stream, struct(dispatchParams));
         } else {
-            kernels.dispatch.launch(grid, 1, Kernels.DISPATCH_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+            kernels.dispatch.launch(grid, 1, KernelConstants.DISPATCH_THREADS, 0, stream, struct(dispatchParams));
         }
         timeStop(KernelTimer.Stage.DISPATCH);
         phase("launch");
@@ -530,7 +580,7 @@ final class CudaBuffer implements EpBuffer {
             } else {
                 // The exact size is known once the count exchange has published it; an async
                 // call returns then, with the copy still running.
-                awaitSummary(op, call, topk);
+                awaitSummary(record, call, topk);
                 // Mapped host memory is slow to read word by word (about a microsecond per read
                 // measured on H200 hosts): one bulk copy takes the whole summary.
                 int[] counts = new int[1 + localExperts];
@@ -538,7 +588,7 @@ final class CudaBuffer implements EpBuffer {
                 rows = counts[0];
                 tpeHost = java.util.Arrays.copyOfRange(counts, 1, counts.length);
             }
-            event = finish(op, a.async(), topk);
+            event = finish(record, a.async(), topk);
             phase("complete");
         } catch (RuntimeException e) {
             out.release();
@@ -566,16 +616,30 @@ final class CudaBuffer implements EpBuffer {
         return new Dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event, cached == null);
     }
 
-    private void launchNotify(long call, int t, int experts, int local, int alignment, int worst, Tensor inRank,
-            Tensor tokensPerExpert, Tensor sendRow, Tensor offsets, Tensor tpe) {
-        params.begin().i32(rank).i32(group.size()).i32(t).i32(experts).i32(local).i32(alignment).i32(worst)
-                .ptr(inRank.address()).ptr(tokensPerExpert.address())
-                .ptrs(peerAddresses(b -> b.mailbox.address()), Kernels.MAX_RANKS)
-                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
-                .i64(call).i64(timeoutNanos).ptr(sendRow.address()).ptr(offsets.address()).ptr(tpe.address())
-                .ptr(recvTotal()).ptr(summary.devicePointer()).ptr(errors.devicePointer());
+    private void launchNotify(DeviceErrors.Call record, long call, int t, int experts, int local, int alignment,
+            int worst, Tensor inRank, Tensor tokensPerExpert, Tensor sendRow, Tensor offsets, Tensor tpe) {
+        notifyParams.clear()
+                .set(NotifyParams.RANK, rank)
+                .set(NotifyParams.RANKS, group.size())
+                .set(NotifyParams.NUM_TOKENS, t)
+                .set(NotifyParams.NUM_EXPERTS, experts)
+                .set(NotifyParams.LOCAL_EXPERTS, local)
+                .set(NotifyParams.EXPERT_ALIGNMENT, alignment)
+                .set(NotifyParams.WORST_ROWS, worst)
+                .set(NotifyParams.IS_TOKEN_IN_RANK, inRank.address())
+                .set(NotifyParams.TOKENS_PER_EXPERT, tokensPerExpert.address())
+                .set(NotifyParams.MAILBOX, peerAddresses(b -> b.mailbox.address()))
+                .set(NotifyParams.SIGNALS, peerAddresses(b -> b.signals.address()))
+                .set(NotifyParams.SEQ, call)
+                .set(NotifyParams.TIMEOUT_NS, timeoutNanos)
+                .set(NotifyParams.SEND_ROW, sendRow.address())
+                .set(NotifyParams.RECV_OFFSETS, offsets.address())
+                .set(NotifyParams.RECV_TOKENS_PER_EXPERT, tpe.address())
+                .set(NotifyParams.RECV_TOTAL, recvTotal())
+                .set(NotifyParams.HOST_SUMMARY, summary.devicePointer())
+                .set(NotifyParams.ERROR, record.devicePointer());
         timeStart(KernelTimer.Stage.NOTIFY);
-        kernels.notify.launch(1, 1, Kernels.NOTIFY_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        kernels.notify.launch(1, 1, KernelConstants.NOTIFY_THREADS, 0, stream, struct(notifyParams));
         timeStop(KernelTimer.Stage.NOTIFY);
     }
 
@@ -594,6 +658,7 @@ final class CudaBuffer implements EpBuffer {
         final int t = h.numTokens();
         final int hidden = spec.hidden();
         final int topk = a.topkWeights() == null ? 0 : (int) a.topkWeights().dim(1);
+        final DeviceErrors.Call record = errors.open("combine");
         Tensor out = pool.tensor(DType.BF16, t, hidden);
         Tensor outW = topk == 0 ? null : pool.tensor(DType.FLOAT32, t, topk);
         Object[] all;
@@ -615,19 +680,32 @@ final class CudaBuffer implements EpBuffer {
         }
         long bytes = (long) t * hidden * 2 * r;
         int grid = blocks(a.config(), bytes, true);
-        params.begin().i32(rank).i32(r).i32(t).i32(hidden).i32(topk).i32(2)
-                .ptr(h.isTokenInRank().address()).ptr(h.sendRow().address())
-                .ptrs(xs, Kernels.MAX_RANKS).ptrs(ws, Kernels.MAX_RANKS)
-                .ptr(a.bias0() == null ? 0 : a.bias0().address()).ptr(a.bias1() == null ? 0 : a.bias1().address())
-                .ptr(out.address()).ptr(outW == null ? 0 : outW.address())
-                .ptrs(peerAddresses(b -> b.signals.address()), Kernels.MAX_RANKS)
-                .ptr(blockCounter()).i64(call).i64(timeoutNanos).ptr(errors.devicePointer());
+        combineParams.clear()
+                .set(CombineParams.RANK, rank)
+                .set(CombineParams.RANKS, r)
+                .set(CombineParams.NUM_TOKENS, t)
+                .set(CombineParams.HIDDEN, hidden)
+                .set(CombineParams.TOPK, topk)
+                .set(CombineParams.OPERATION, DeviceOperation.COMBINE.value())
+                .set(CombineParams.IS_TOKEN_IN_RANK, h.isTokenInRank().address())
+                .set(CombineParams.SEND_ROW, h.sendRow().address())
+                .set(CombineParams.X, xs)
+                .set(CombineParams.WEIGHTS, ws)
+                .set(CombineParams.BIAS0, a.bias0() == null ? 0 : a.bias0().address())
+                .set(CombineParams.BIAS1, a.bias1() == null ? 0 : a.bias1().address())
+                .set(CombineParams.OUT, out.address())
+                .set(CombineParams.OUT_WEIGHTS, outW == null ? 0 : outW.address())
+                .set(CombineParams.SIGNALS, peerAddresses(b -> b.signals.address()))
+                .set(CombineParams.BLOCK_COUNTER, blockCounter())
+                .set(CombineParams.SEQ, call)
+                .set(CombineParams.TIMEOUT_NS, timeoutNanos)
+                .set(CombineParams.ERROR, record.devicePointer());
         timeStart(KernelTimer.Stage.COMBINE);
-        kernels.combine(r).launch(grid, 1, Kernels.COMBINE_THREADS, 0, stream, args.reset().struct(params.end(), 8));
+        kernels.combine(r).launch(grid, 1, KernelConstants.COMBINE_THREADS, 0, stream, struct(combineParams));
         timeStop(KernelTimer.Stage.COMBINE);
         EpEvent event;
         try {
-            event = finish("combine", a.async(), 0);
+            event = finish(record, a.async(), 0);
         } catch (RuntimeException e) {
             out.close();
             if (outW != null) {
@@ -695,13 +773,14 @@ final class CudaBuffer implements EpBuffer {
         return timeoutNanos;
     }
 
-    long errorRecord() {
-        return errors.devicePointer();
+    /** A fresh error record for a call of the low-latency path. */
+    DeviceErrors.Call openCall(String operation) {
+        return errors.open(operation);
     }
 
     /** Waits for the stream, then raises what the kernels flagged (for the low-latency path). */
-    void completeCall(String operation, int topk) {
-        complete(operation, topk);
+    void completeCall(DeviceErrors.Call call, int topk) {
+        complete(call, topk);
     }
 
     /** Marks the buffer unusable (a failed low-latency exchange leaves peers' state unknown). */
@@ -743,7 +822,10 @@ final class CudaBuffer implements EpBuffer {
             summary.close();
             errors.close();
             args.close();
-            params.close();
+            layoutParams.close();
+            notifyParams.close();
+            dispatchParams.close();
+            combineParams.close();
         }
     }
 }

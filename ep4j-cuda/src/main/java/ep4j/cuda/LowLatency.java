@@ -14,8 +14,11 @@ import ep4j.cuda.driver.CudaFunction;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.driver.KernelArgs;
 import ep4j.cuda.driver.PinnedHostMemory;
-import ep4j.cuda.kernel.Kernels;
-import ep4j.cuda.kernel.ParamStruct;
+import ep4j.cuda.kernel.DeviceOperation;
+import ep4j.cuda.kernel.KernelConstants;
+import ep4j.cuda.kernel.LlMode;
+import ep4j.cuda.kernel.LlParams;
+import ep4j.cuda.kernel.Params;
 import java.util.function.LongUnaryOperator;
 
 /**
@@ -41,8 +44,6 @@ import java.util.function.LongUnaryOperator;
 final class LowLatency implements AutoCloseable {
     /** Blocks of each send kernel: the same on every rank (receivers count one signal per block). */
     static final int SEND_BLOCKS = Math.max(1, Integer.getInteger("ep4j.cuda.llSendBlocks", 32));
-    private static final int OP_DISPATCH = 10;
-    private static final int OP_COMBINE = 11;
 
     private final CudaBuffer buffer;
     private final LowLatencyLayout layout;
@@ -53,7 +54,7 @@ final class LowLatency implements AutoCloseable {
     private final long[] hostBase;
     private final int device;
     private final int recvBlocks;
-    private final ParamStruct params = new ParamStruct();
+    private final Params params = new Params(LlParams.STRUCT);
     private final KernelArgs args = new KernelArgs();
     private final DeviceMemory[] combineIn = new DeviceMemory[2];
 
@@ -70,17 +71,20 @@ final class LowLatency implements AutoCloseable {
         final long callOnSlot;
         final int topk;
         final int tokens;
-        final int mode;
+        final LlMode mode;
+        final DeviceErrors.Call record;
         boolean received;
         RuntimeException failed;
 
-        DispatchState(long generation, int slot, long callOnSlot, int topk, int tokens, int mode) {
+        DispatchState(long generation, int slot, long callOnSlot, int topk, int tokens, LlMode mode,
+                DeviceErrors.Call record) {
             this.generation = generation;
             this.slot = slot;
             this.callOnSlot = callOnSlot;
             this.topk = topk;
             this.tokens = tokens;
             this.mode = mode;
+            this.record = record;
         }
     }
 
@@ -93,12 +97,14 @@ final class LowLatency implements AutoCloseable {
         final int topk;
         final int tokens;
         final long out;
+        final DeviceErrors.Call record;
         boolean received;
         boolean dropped;
         RuntimeException failed;
 
         CombineState(int slot, long callOnSlot, long topkIdx, boolean topk64, long weights, int topk, int tokens,
-                long out) {
+                long out, DeviceErrors.Call record) {
+            this.record = record;
             this.slot = slot;
             this.callOnSlot = callOnSlot;
             this.topkIdx = topkIdx;
@@ -208,18 +214,18 @@ final class LowLatency implements AutoCloseable {
         int tokens = (int) x.dim(0);
         int topk = (int) a.topkIdx().dim(1);
         Fp8Mode fp8 = a.useFp8() ? Fp8Mode.of(a.roundScale(), a.useUe8m0()) : null;
-        int mode = fp8 == null ? 0 : fp8 == Fp8Mode.DEFAULT ? 1 : fp8 == Fp8Mode.ROUND_SCALE ? 2 : 3;
+        LlMode mode = LlMode.of(fp8);
         int hidden = layout.hidden;
 
         long g = ++generation;
         int s = (int) (g & 1);
         long n = ++dispatchesOnSlot[s];
-        DispatchState st = new DispatchState(g, s, n, topk, tokens, mode);
+        DispatchState st = new DispatchState(g, s, n, topk, tokens, mode, buffer.openCall("lowLatencyDispatch"));
         slots[s] = st;
 
         // Send: wait until every peer is done with our previous dispatch on this slot (n - 1).
         long timeout = awaitPeers(LowLatencyLayout.DFREE, s, n - 1);
-        begin(s, OP_DISPATCH, tokens, topk, mode, x.address(), a.topkIdx().address(),
+        begin(st.record, s, DeviceOperation.LL_DISPATCH, tokens, topk, mode, x.address(), a.topkIdx().address(),
                 a.topkIdx().dtype() == DType.INT64, 0, 0, 0, LowLatencyLayout.DSIG, LowLatencyLayout.DFREE,
                 n * SEND_BLOCKS, n - 1, n - 1, n, timeout);
         launch(buffer.kernels().llDispatchSend, SEND_BLOCKS, "lowLatencyDispatch");
@@ -270,11 +276,12 @@ final class LowLatency implements AutoCloseable {
         long n = st.callOnSlot;
         buffer.context().makeCurrent();
         long timeout = awaitPeers(LowLatencyLayout.DSIG, s, n); // every peer's send of this call is done
-        begin(s, OP_DISPATCH, st.tokens, st.topk, st.mode, 0, 0, false, 0, 0, 0, LowLatencyLayout.DSIG,
+        begin(st.record, s, DeviceOperation.LL_DISPATCH, st.tokens, st.topk, st.mode, 0, 0, false, 0, 0, 0,
+                LowLatencyLayout.DSIG,
                 LowLatencyLayout.DFREE, n * SEND_BLOCKS, n, n, 0, timeout);
         launch(buffer.kernels().llDispatchRecv, recvBlocks, "lowLatencyDispatch");
         try {
-            buffer.completeCall("lowLatencyDispatch", st.topk);
+            buffer.completeCall(st.record, st.topk);
         } catch (RuntimeException e) {
             st.failed = e;
             throw e;
@@ -343,9 +350,11 @@ final class LowLatency implements AutoCloseable {
         }
         long n = ++combinesOnSlot[s];
         boolean topk64 = a.topkIdx().dtype() == DType.INT64;
+        DeviceErrors.Call record = buffer.openCall("lowLatencyCombine");
         // Send: wait until every home rank is done with our previous combine on this slot (n - 1).
         long timeout = awaitPeers(LowLatencyLayout.CFREE, s, n - 1);
-        begin(s, OP_COMBINE, tokens, topk, 0, 0, a.topkIdx().address(), topk64, a.topkWeights().address(),
+        begin(record, s, DeviceOperation.LL_COMBINE, tokens, topk, LlMode.BF16, 0, a.topkIdx().address(), topk64,
+                a.topkWeights().address(),
                 y.address(), out.address(), LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n - 1,
                 n - 1, n, timeout);
         try {
@@ -357,7 +366,7 @@ final class LowLatency implements AutoCloseable {
             throw e;
         }
         CombineState st = new CombineState(s, n, a.topkIdx().address(), topk64, a.topkWeights().address(), topk,
-                tokens, out.address());
+                tokens, out.address(), record);
         lastCombine[s] = st;
         LowLatencyCombined c = new LowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receiveCombine(st) : null,
                 () -> st.received);
@@ -392,11 +401,12 @@ final class LowLatency implements AutoCloseable {
         long n = st.callOnSlot;
         buffer.context().makeCurrent();
         long timeout = awaitPeers(LowLatencyLayout.CSIG, st.slot, n); // every peer's send of this call is done
-        begin(st.slot, OP_COMBINE, st.tokens, st.topk, 0, 0, st.topkIdx, st.topk64, st.weights, 0, st.out,
-                LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n, n, 0, timeout);
+        begin(st.record, st.slot, DeviceOperation.LL_COMBINE, st.tokens, st.topk, LlMode.BF16, 0, st.topkIdx,
+                st.topk64, st.weights, 0, st.out, LowLatencyLayout.CSIG, LowLatencyLayout.CFREE, n * SEND_BLOCKS, n, n, 0,
+                timeout);
         launch(buffer.kernels().llCombineRecv, recvBlocks, "lowLatencyCombine");
         try {
-            buffer.completeCall("lowLatencyCombine", st.topk);
+            buffer.completeCall(st.record, st.topk);
         } catch (RuntimeException e) {
             st.failed = e;
             throw e;
@@ -407,36 +417,63 @@ final class LowLatency implements AutoCloseable {
     // ------------------------------------------------------------------------------------ kernels
 
     /**
-     * Packs low_latency.cuh's LlParams for slot {@code s}; field order and types as declared there.
-     * {@code sent}: a send kernel's call number on the slot, for the host mirror (0 for receives).
+     * Fills contract.cuh's LlParams for slot {@code s}. {@code sent}: a send kernel's call number
+     * on the slot, for the host mirror (0 for receives).
      */
-    private void begin(int s, int operation, int tokens, int topk, int mode, long x, long topkIdx, boolean topk64,
-            long weights, long y, long out, int sigKind, int freeKind, long target, long freeTarget, long publish,
-            long sent, long timeoutNanos) {
+    private void begin(DeviceErrors.Call record, int s, DeviceOperation operation, int tokens, int topk, LlMode mode,
+            long x, long topkIdx, boolean topk64, long weights, long y, long out, int sigKind, int freeKind, long target,
+            long freeTarget, long publish, long sent, long timeoutNanos) {
         long base = local.address();
         int hidden = layout.hidden;
-        int scaleBytes = switch (mode) {
-            case 1, 2 -> 4 * (hidden / 128);
-            case 3 -> 4 * ((hidden / 128 + 3) / 4);
-            default -> 0;
-        };
-        params.begin().ptrs(peerBase, Kernels.MAX_RANKS).ptrs(hostBase, Kernels.MAX_RANKS)
-                .ptr(x).ptr(topkIdx).ptr(weights).ptr(y).ptr(out)
-                .ptr(layout.recvX(base, s)).ptr(layout.recvScales(base, s)).ptr(layout.recvCount(base, s))
-                .ptr(layout.sourceToken(base, s)).ptr(layout.ranges(base, s)).ptr(layout.firstK(base, s))
-                .ptr(layout.dispatchTopk(base, s)).ptr(region.address() + LowLatencyLayout.COUNTER)
-                .ptr(buffer.errorRecord())
-                .i64(layout.data(s)).i64(layout.list(s)).i64(layout.count(s)).i64(layout.combineRows(s))
-                .i64(LowLatencyLayout.signal(sigKind, s)).i64(LowLatencyLayout.signal(freeKind, s))
-                .i64(target).i64(freeTarget).i64(publish).i64(sent).i64(timeoutNanos)
-                .i32(buffer.rank()).i32(layout.ranks).i32(tokens).i32(hidden).i32(topk).i32(topk64 ? 1 : 0)
-                .i32(layout.experts).i32(layout.local).i32(layout.maxTokens).i32(layout.maxTopk).i32(mode)
-                .i32(layout.rowStride).i32(mode == 0 ? 2 * hidden : hidden).i32(scaleBytes).i32(operation);
+        params.clear()
+                .set(LlParams.PEER_BASE, peerBase)
+                .set(LlParams.HOST_BASE, hostBase)
+                .set(LlParams.X, x)
+                .set(LlParams.TOPK_IDX, topkIdx)
+                .set(LlParams.WEIGHTS, weights)
+                .set(LlParams.Y, y)
+                .set(LlParams.OUT, out)
+                .set(LlParams.RECV_X, layout.recvX(base, s))
+                .set(LlParams.RECV_SCALES, layout.recvScales(base, s))
+                .set(LlParams.RECV_COUNT, layout.recvCount(base, s))
+                .set(LlParams.SOURCE_TOKEN, layout.sourceToken(base, s))
+                .set(LlParams.RANGES, layout.ranges(base, s))
+                .set(LlParams.FIRST_K, layout.firstK(base, s))
+                .set(LlParams.DTOPK, layout.dispatchTopk(base, s))
+                .set(LlParams.COUNTER, region.address() + LowLatencyLayout.COUNTER)
+                .set(LlParams.ERROR, record.devicePointer())
+                .set(LlParams.O_DATA, layout.data(s))
+                .set(LlParams.O_LIST, layout.list(s))
+                .set(LlParams.O_CNT, layout.count(s))
+                .set(LlParams.O_CREG, layout.combineRows(s))
+                .set(LlParams.O_SIG, LowLatencyLayout.signal(sigKind, s))
+                .set(LlParams.O_FREE, LowLatencyLayout.signal(freeKind, s))
+                .set(LlParams.TARGET, target)
+                .set(LlParams.FREE_TARGET, freeTarget)
+                .set(LlParams.PUBLISH, publish)
+                .set(LlParams.SENT, sent)
+                .set(LlParams.TIMEOUT_NS, timeoutNanos)
+                .set(LlParams.RANK, buffer.rank())
+                .set(LlParams.RANKS, layout.ranks)
+                .set(LlParams.NUM_TOKENS, tokens)
+                .set(LlParams.HIDDEN, hidden)
+                .set(LlParams.TOPK, topk)
+                .set(LlParams.TOPK64, topk64)
+                .set(LlParams.EXPERTS, layout.experts)
+                .set(LlParams.LOCAL_EXPERTS, layout.local)
+                .set(LlParams.MAX_TOKENS, layout.maxTokens)
+                .set(LlParams.MAX_TOPK, layout.maxTopk)
+                .set(LlParams.MODE, mode.value())
+                .set(LlParams.ROW_STRIDE, layout.rowStride)
+                .set(LlParams.X_ROW_BYTES, mode == LlMode.BF16 ? 2 * hidden : hidden)
+                .set(LlParams.SCALE_BYTES, mode.scaleBytes(hidden))
+                .set(LlParams.OPERATION, operation.value());
     }
 
     private void launch(CudaFunction f, int blocks, String operation) {
         try {
-            f.launch(blocks, 1, Kernels.LL_THREADS, 0, buffer.stream(), args.reset().struct(params.end(), 8));
+            f.launch(blocks, 1, KernelConstants.LL_THREADS, 0, buffer.stream(),
+                    args.reset().struct(params.segment(), LlParams.STRUCT.alignment()));
         } catch (RuntimeException e) {
             buffer.markBroken(operation + ": kernel launch failed: " + e.getMessage());
             throw e;

@@ -17,8 +17,8 @@ final class LowLatencyLayout {
     static final int CSIG = 2;
     static final int CFREE = 3;
     static final int KINDS = 4;
-    /** Ranks a signal array has room for (low_latency.cuh / common.cuh kMaxRanks). */
-    static final int MAX_RANKS = 8;
+    /** Ranks a signal array has room for. */
+    static final int MAX_RANKS = ep4j.cuda.kernel.KernelConstants.MAX_RANKS;
     /**
      * Bytes of the signal words: at the start of the region, and the whole of each rank's
      * host-mapped mirror block, which uses the same offsets ({@link #signal}).

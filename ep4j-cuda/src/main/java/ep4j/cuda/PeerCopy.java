@@ -65,7 +65,7 @@ public final class PeerCopy implements AutoCloseable {
         for (int i = 0; i < copies.size(); i++) {
             long[] c = copies.get(i);
             args.reset().ptr(c[0]).ptr(c[1]).i64(c[2]);
-            k.copy.launch(BLOCKS_PER_PEER, 1, Kernels.COPY_THREADS, 0, streams.get(i), args);
+            k.copy.launch(BLOCKS_PER_PEER, 1, ep4j.cuda.kernel.KernelConstants.COPY_THREADS, 0, streams.get(i), args);
         }
         for (CudaStream s : streams) {
             while (!s.isIdle()) {

@@ -2,7 +2,6 @@ package ep4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ep4j.BufferSpec;
 import ep4j.CombineArgs;
@@ -22,9 +21,8 @@ import org.junit.jupiter.api.Test;
 class AsyncGpuTest {
     @Test
     void asyncDispatchAndCombineGiveTheSameBytesAsSynchronousCalls() {
-        assumeTrue(new CudaBackend().isAvailable(2), "needs two GPUs");
         RoutingCase c = RoutingCase.of(2, 64, 4096, 8, 2048, 77);
-        try (EpGroup g = EpGroup.localGpus(2); EpBuffers b = g.allocate(BufferSpec.normal(4096, 2048))) {
+        try (EpGroup g = GpuRequired.group(2); EpBuffers b = g.allocate(BufferSpec.normal(4096, 2048))) {
             g.onEachRank(r -> {
                 EpBuffer buf = b.rank(r);
                 try (Tensor x = g.upload(r, c.x(r)); Tensor idx = g.upload(r, c.topkIdx(r));

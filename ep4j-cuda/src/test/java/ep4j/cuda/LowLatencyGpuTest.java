@@ -3,7 +3,6 @@ package ep4j.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ep4j.BufferSpec;
 import ep4j.DType;
@@ -54,7 +53,7 @@ class LowLatencyGpuTest {
 
     @BeforeAll
     static void groups() {
-        assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
+        GpuRequired.backend(1, 1);
         int gpus = Math.min(Driver.deviceCount(), 8);
         for (int r : rankChoices(gpus)) {
             GPU.add(EpGroup.localGpus(r));
@@ -102,6 +101,12 @@ class LowLatencyGpuTest {
             out.add(Arguments.of(Cases.options().ranks(r).experts(64 * r).hidden(2048).topk(16).tokens(50)
                     .minusOne(0.05).duplicates(0.05).allowedExperts(e -> e % 3 != 0).seed(seed++).generate(), 64,
                     new Modes(3, 2, 0, false, true), false));
+            // Top-k around and past one warp's lanes.
+            for (int k : new int[] {31, 32, 33, 64}) {
+                out.add(Arguments.of(Cases.options().ranks(r).experts(64 * r).hidden(1024).topk(k).tokens(23)
+                        .minusOne(0.1).duplicates(0.1).seed(seed++).generate(), 32, new Modes(1, 0, 3, k == 33, k == 64),
+                        false));
+            }
         }
         return out.stream();
     }

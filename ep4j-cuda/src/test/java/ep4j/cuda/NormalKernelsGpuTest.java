@@ -2,7 +2,6 @@ package ep4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ep4j.Config;
 import ep4j.EpGroup;
@@ -31,7 +30,7 @@ class NormalKernelsGpuTest {
 
     @BeforeAll
     static void groups() {
-        assumeTrue(new CudaBackend().isAvailable(1), () -> "no GPU backend: " + new CudaBackend().unavailableReason(1));
+        GpuRequired.backend(1, 1);
         int gpus = Math.min(Driver.deviceCount(), 8);
         for (int r : rankChoices(gpus)) {
             GPU.add(EpGroup.localGpus(r, Math.min(r, gpus)));
@@ -76,6 +75,15 @@ class NormalKernelsGpuTest {
                     0, Config.sms(4)));
             out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), false, 1, 500 * ranks, Config.sms(6)));
             out.add(Arguments.of(RoutingCase.of(ranks, 128, 2048, 8, 500, seed++), true, 8, 500 * ranks + 64, Config.sms(11)));
+            // Top-k around and past one warp's lanes (the kernels once dropped slots from 32 on).
+            for (int k : new int[] {31, 32, 33, 64}) {
+                out.add(Arguments.of(RoutingCase.of(ranks, 128 * ranks, 1024, k, 97, seed++).withEmptySlots(0.1), k == 33,
+                        1, 0, Config.sms(4)));
+            }
+            // The case that found it: 46 experts, K = 40, 14 tokens (on groups whose size divides 46).
+            if (46 % ranks == 0) {
+                out.add(Arguments.of(RoutingCase.of(ranks, 46, 2048, 40, 14, seed++), false, 1, 0, Config.auto()));
+            }
         }
         return out.stream();
     }

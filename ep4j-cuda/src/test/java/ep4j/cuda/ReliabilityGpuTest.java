@@ -3,7 +3,6 @@ package ep4j.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ep4j.BufferSpec;
 import ep4j.DispatchArgs;
@@ -22,13 +21,12 @@ import org.junit.jupiter.api.Test;
 @Tag("gpu")
 class ReliabilityGpuTest {
     private static EpGroup twoGpus() {
-        assumeTrue(new CudaBackend().isAvailable(2), "needs two GPUs");
-        return EpGroup.localGpus(2);
+        return GpuRequired.group(2);
     }
 
     @Test
     void anExpertIndexOutOfRangeFoundByTheKernelIsAnInvalidArgument() {
-        assumeTrue(new CudaBackend().isAvailable(1), "needs a GPU");
+        GpuRequired.backend(1, 1);
         try (EpGroup g = EpGroup.localGpus(1); EpBuffers b = g.allocate(BufferSpec.normal(1024, 16))) {
             Tensor idx = g.upload(0, Tensor.ofLongs(new long[] {0, 5, -1, 300, 7, 1}, 3, 2));
             InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> b.rank(0).layout(idx, 256));

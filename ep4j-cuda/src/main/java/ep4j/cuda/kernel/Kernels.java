@@ -8,25 +8,12 @@ import ep4j.cuda.driver.CudaModule;
 public final class Kernels implements AutoCloseable {
     public static final String FATBIN = "ep4j/cuda/ep4j.fatbin";
 
-    /** Compile-time limits shared with src/main/cuda (common.cuh, notify.cuh). */
-    public static final int MAX_RANKS = 8;
-    public static final int MAX_EXPERTS = 4096;
-    public static final int MAILBOX_ROW_INTS = MAX_RANKS + MAX_EXPERTS;
-    public static final int SIGNAL_KINDS = 4;
-    public static final int LAYOUT_THREADS = 256;
-    public static final int NOTIFY_THREADS = 1024;
-    public static final int DISPATCH_THREADS = 512;
-    public static final int COMBINE_THREADS = 1024;
-    public static final int COPY_THREADS = 512;
-    /** Threads per block of the low-latency kernels (low_latency.cuh: kLlThreads). */
-    public static final int LL_THREADS = 512;
-
     private final CudaModule module;
     public final CudaFunction layout;
     public final CudaFunction notify;
     public final CudaFunction dispatch;
     public final CudaFunction dispatchBulk;
-    private final CudaFunction[] combineByRanks = new CudaFunction[MAX_RANKS + 1];
+    private final CudaFunction[] combineByRanks = new CudaFunction[KernelConstants.MAX_RANKS + 1];
     public final CudaFunction copy;
     public final CudaFunction llDispatchSend;
     public final CudaFunction llDispatchRecv;
@@ -40,7 +27,7 @@ public final class Kernels implements AutoCloseable {
         this.dispatch = module.function("ep4j_dispatch");
         this.dispatchBulk = module.function("ep4j_dispatch_bulk");
         dispatchBulk.setMaxDynamicSharedMemory(BulkDispatchShape.SHARED_BUDGET);
-        for (int r = 1; r <= MAX_RANKS; r++) {
+        for (int r = 1; r <= KernelConstants.MAX_RANKS; r++) {
             combineByRanks[r] = module.function("ep4j_combine_r" + r);
         }
         this.copy = module.function("ep4j_copy");
@@ -55,13 +42,16 @@ public final class Kernels implements AutoCloseable {
         return combineByRanks[ranks];
     }
 
+    /** Loads the kernels into {@code context}, after checking that they and this code agree on the contract. */
     public static Kernels load(CudaContext context) {
+        Contract.verify();
         return new Kernels(CudaModule.loadResource(context, FATBIN));
     }
 
     /** Whether the build compiled the kernels into this jar (it does not without nvcc). */
     public static boolean built() {
-        return Kernels.class.getClassLoader().getResource(FATBIN) != null;
+        ClassLoader loader = Kernels.class.getClassLoader();
+        return loader.getResource(FATBIN) != null && loader.getResource(Contract.RESOURCE) != null;
     }
 
     @Override

@@ -13,7 +13,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ep4j.InvalidArgumentException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -25,7 +24,7 @@ class DriverGpuTest {
 
     @BeforeAll
     static void needsAGpu() {
-        Assumptions.assumeTrue(Driver.isAvailable(), () -> "no CUDA: " + Driver.unavailableReason());
+        ep4j.cuda.GpuRequired.driver();
     }
 
     /** Bytes 0, 1, ..., with a seed so two buffers differ. */
@@ -298,7 +297,7 @@ class DriverGpuTest {
 
     @Test
     void peerCopyBetweenTwoGpus() {
-        Assumptions.assumeTrue(Driver.deviceCount() >= 2, "needs 2 GPUs");
+        ep4j.cuda.GpuRequired.gpus(2);
         long n = 8 * MIB;
         try (CudaContext c0 = CudaContext.open(0);
                 CudaContext c1 = CudaContext.open(1);

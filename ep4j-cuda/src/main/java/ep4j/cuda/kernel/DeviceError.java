@@ -1,0 +1,28 @@
+package ep4j.cuda.kernel;
+
+/** What a kernel found and wrote into its call's error record (contract.cuh: ErrorCode). */
+public enum DeviceError implements ContractEnum {
+    OK("kOk", 0),
+    TIMEOUT("kTimeout", 1),
+    EXPERT_OUT_OF_RANGE("kExpertOutOfRange", 2),
+    WORST_TOKENS_OVERFLOW("kWorstTokensOverflow", 3),
+    LL_TOPK_MISMATCH("kLlTopkMismatch", 4);
+
+    private final String cName;
+    private final int value;
+
+    DeviceError(String cName, int value) {
+        this.cName = cName;
+        this.value = value;
+    }
+
+    @Override
+    public String cName() {
+        return cName;
+    }
+
+    @Override
+    public int value() {
+        return value;
+    }
+}

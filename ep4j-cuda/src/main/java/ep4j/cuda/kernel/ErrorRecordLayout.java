@@ -1,0 +1,17 @@
+package ep4j.cuda.kernel;
+
+/** contract.cuh: ErrorRecord, in host-mapped memory; kernels write it, the host reads it. */
+public final class ErrorRecordLayout {
+    private static final CStruct.Builder B = CStruct.builder("ErrorRecord");
+    public static final CStruct.I32 CODE = B.i32("code");
+    public static final CStruct.I32 OPERATION = B.i32("operation");
+    public static final CStruct.I32 PEER = B.i32("peer");
+    public static final CStruct.I32 PAD = B.i32("pad");
+    public static final CStruct.I64 SEEN = B.i64("seen");
+    public static final CStruct.I64 EXPECTED = B.i64("expected");
+    public static final CStruct.I64 DETAIL = B.i64("detail");
+    public static final CStruct STRUCT = B.build();
+
+    private ErrorRecordLayout() {
+    }
+}
