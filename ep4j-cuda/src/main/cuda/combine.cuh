@@ -2,8 +2,13 @@
 // them in float32 in the fixed order of DESIGN 2.3 (bias0, bias1, then ranks ascending), so the
 // result is bit-identical to the CPU backend. Loads of all ranks are issued before the adds, to
 // keep NVLink reads in flight; the adds themselves stay in rank order.
+//
+// Peers read each rank's expert output in that rank's heap: where it already lies (a dispatch
+// output, or the combine input the buffer hands out), or where the kernel first copies it.
+// Each rank publishes the offset in its control block before it signals combine_ready, so no
+// pointer travels through the host. One launch, one op.
 #pragma once
-#include "common.cuh"
+#include "control.cuh"
 
 namespace ep4j {
 
@@ -31,20 +36,73 @@ namespace ep4j {
 
 // R ranks known at compile time, so the per-rank arrays stay in registers, and U chunks per
 // lane per step: U * R sixteen-byte loads in flight per lane (8), whatever R is.
+// Offset of [ptr, ptr + bytes) in this rank's heap, or -1 when it lies elsewhere.
+__device__ __forceinline__ long long heap_offset(const CombineParams& p, const void* ptr, long long bytes) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p.heap[p.rank]), at = reinterpret_cast<uintptr_t>(ptr);
+  if (ptr == nullptr || at < base || at + bytes > base + (uintptr_t)p.heap_bytes) return -1;
+  return (long long)(at - base);
+}
+
+// Copies `bytes` (a multiple of 16) with every thread of the grid.
+__device__ __forceinline__ void grid_copy(uint8_t* dst, const uint8_t* src, long long bytes) {
+  const int4* s = reinterpret_cast<const int4*>(src);
+  int4* d = reinterpret_cast<int4*>(dst);
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < bytes / 16; i += (long long)gridDim.x * blockDim.x)
+    store_stream(d + i, load_stream(s + i));
+}
+
+// Makes this rank's expert output readable by its peers and tells them where it is.
+__device__ __forceinline__ void combine_publish(const CombineParams& p, const Op& op, unsigned long long n) {
+  const long long x_bytes = (long long)p.num_rows * p.hidden * 2;
+  const long long w_bytes = p.weights ? (long long)p.num_rows * p.topk * 4 : 0;
+  long long x_off = heap_offset(p, p.x, x_bytes);
+  long long w_off = p.weights ? heap_offset(p, p.weights, w_bytes) : -1;
+  const bool stage_x = x_off < 0, stage_w = p.weights && w_off < 0;
+  if (stage_x) grid_copy(p.heap[p.rank] + p.o_stage_x, reinterpret_cast<const uint8_t*>(p.x), x_bytes);
+  if (stage_w) {
+    // Weight rows are 4K bytes: copied by 4-byte words.
+    float* dst = reinterpret_cast<float*>(p.heap[p.rank] + p.o_stage_w);
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < w_bytes / 4;
+         i += (long long)gridDim.x * blockDim.x)
+      dst[i] = p.weights[i];
+  }
+  if (stage_x || stage_w) {
+    if (!last_block_done(&op.ctrl->block_counter[1])) return;
+  } else if (blockIdx.x != 0) {
+    return;
+  }
+  if (threadIdx.x == 0) {
+    op.ctrl->combine_x_offset = stage_x ? p.o_stage_x : x_off;
+    op.ctrl->combine_w_offset = stage_w ? p.o_stage_w : w_off;
+    __threadfence_system();
+  }
+  __syncthreads();
+  if (threadIdx.x < p.ranks) signal_peer(control_of(p, threadIdx.x)->combine_ready, p.rank, signal_value(op, n));
+}
+
+// R ranks known at compile time, so the per-rank arrays stay in registers, and U chunks per
+// lane per step: U * R sixteen-byte loads in flight per lane (8), whatever R is.
 template <int R>
 __device__ __forceinline__ void combine_body(const CombineParams& p) {
   constexpr int U = R >= 8 ? 1 : 8 / R;
-  __shared__ int ok;
-  // Our expert output is complete (stream order): tell every reader, then wait for theirs.
-  if (blockIdx.x == 0 && threadIdx.x < R) {
-    __threadfence_system();
-    store_release_sys(p.signals[threadIdx.x] + signal_index(kCombineReady, p.rank), p.seq);
+  __shared__ const __nv_bfloat16* s_x[kMaxRanks];
+  __shared__ const float* s_w[kMaxRanks];
+  bool ok;
+  {
+    // The op and the call number stay in memory until the last block moves them on: read
+    // again after the token loop rather than held in registers through it.
+    const Op op = op_begin(p, kOpCombine);
+    const unsigned long long n = load_volatile_u64(&op.ctrl->combine_calls) + 1;
+    combine_publish(p, op, n);
+    ok = block_wait_all(op, op.ctrl->combine_ready, n, R, kWaitCombineReady, p.timeout_ns);
   }
-  if (threadIdx.x == 0) ok = 1;
-  __syncthreads();
-  if (threadIdx.x < R &&
-      !wait_signal(p.signals[p.rank], kCombineReady, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation))
-    ok = 0;
+  if (ok && threadIdx.x < R) {
+    const Control* peer = control_of(p, threadIdx.x);
+    const long long x_off = *reinterpret_cast<const volatile long long*>(&peer->combine_x_offset);
+    const long long w_off = *reinterpret_cast<const volatile long long*>(&peer->combine_w_offset);
+    s_x[threadIdx.x] = reinterpret_cast<const __nv_bfloat16*>(p.heap[threadIdx.x] + x_off);
+    s_w[threadIdx.x] = w_off < 0 ? nullptr : reinterpret_cast<const float*>(p.heap[threadIdx.x] + w_off);
+  }
   __syncthreads();
 
   if (ok) {
@@ -57,7 +115,7 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
 #pragma unroll
       for (int j = 0; j < R; j++) {
         const int row = p.send_row[(long long)t * R + j];
-        src[j] = reinterpret_cast<const int4*>(p.x[j] + (long long)max(row, 0) * p.hidden);
+        src[j] = reinterpret_cast<const int4*>(s_x[j] + (long long)max(row, 0) * p.hidden);
         present |= (row >= 0) << j;
       }
       const int4* b0 = p.bias0 ? reinterpret_cast<const int4*>(p.bias0 + (long long)t * p.hidden) : nullptr;
@@ -89,20 +147,27 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
         float w = 0.0f;
 #pragma unroll
         for (int j = 0; j < R; j++)
-          if (present >> j & 1) {
+          if ((present >> j & 1) && s_w[j]) {
             const int row = p.send_row[(long long)t * R + j];
-            w = __fadd_rn(w, p.weights[j][(long long)row * p.topk + k]);
+            w = __fadd_rn(w, *reinterpret_cast<const volatile float*>(s_w[j] + (long long)row * p.topk + k));
           }
         p.out_weights[(long long)t * p.topk + k] = w;
       }
     }
   }
 
-  // Every block is done reading peers: let each peer reuse its output, and wait until every
-  // peer is done with ours before the stream moves on.
-  if (!last_block_done(p.block_counter)) return;
-  if (threadIdx.x < R) store_release_sys(p.signals[threadIdx.x] + signal_index(kCombineDone, p.rank), p.seq);
-  if (threadIdx.x < R) wait_signal(p.signals[p.rank], kCombineDone, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
+  // Every block is done reading peers: let each peer reuse its input, and wait until every
+  // peer is done with ours before the op ends.
+  const Op op = op_begin(p, kOpCombine);
+  const unsigned long long n = load_volatile_u64(&op.ctrl->combine_calls) + 1;
+  if (!last_block_done(&op.ctrl->block_counter[0])) return;
+  if (threadIdx.x < R) signal_peer(control_of(p, threadIdx.x)->combine_done, p.rank, signal_value(op, n));
+  if (threadIdx.x < R) wait_signal(op, op.ctrl->combine_done + threadIdx.x, n, threadIdx.x, kWaitCombineDone, p.timeout_ns);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    op.ctrl->combine_calls = n;
+    op_end(op);
+  }
 }
 
 }  // namespace ep4j

@@ -1,17 +1,29 @@
-// Normal dispatch: each sender writes every token straight into its final row on each
-// destination (positions fixed by ep4j_notify, or by a cached handle), then signals arrival.
+// Normal dispatch: each sender writes every token straight into its final row in each
+// destination's heap (this call's slot; positions fixed by ep4j_notify, or by a cached
+// handle), then signals arrival. The last launch of a dispatch op.
 // Two kernels share the parameters and the row metadata code: ep4j_dispatch_bulk (rows staged
 // in shared memory and sent with bulk copies, the default) and ep4j_dispatch (16-byte copies by
 // the lanes, for rows too large for the bulk kernel's ring).
 #pragma once
-#include "common.cuh"
 #include "bulk.cuh"
+#include "control.cuh"
 
 namespace ep4j {
 
 // Tokens per work item. Items are taken by warps from a counter: every peer's items first,
 // interleaved across peers, then this rank's own (local HBM copies are fast and fill the end).
 constexpr int kDispatchChunk = 8;
+
+// This call's output arrays in destination d's heap.
+__device__ __forceinline__ uint8_t* out_x(const DispatchParams& p, int d) { return p.heap[d] + p.o_x; }
+__device__ __forceinline__ uint8_t* out_scales(const DispatchParams& p, int d) { return p.heap[d] + p.o_scales; }
+__device__ __forceinline__ void* out_idx(const DispatchParams& p, int d) { return p.heap[d] + p.o_idx; }
+__device__ __forceinline__ float* out_weights(const DispatchParams& p, int d) {
+  return p.o_weights < 0 ? nullptr : reinterpret_cast<float*>(p.heap[d] + p.o_weights);
+}
+__device__ __forceinline__ int* out_source(const DispatchParams& p, int d) {
+  return reinterpret_cast<int*>(p.heap[d] + p.o_source);
+}
 
 __device__ __forceinline__ void zero_rows(uint8_t* base, long long row_bytes, long long first, long long last,
                                           long long worker, long long workers) {
@@ -27,20 +39,21 @@ __device__ __forceinline__ void write_slot(const DispatchParams& p, int d, long 
   const long long first = (long long)d * p.local_experts;
   const bool here = expert >= first && expert < first + p.local_experts;
   const long long dst = row * p.topk + k;
-  if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[d])[dst] = here ? expert - first : -1;
-  else reinterpret_cast<int*>(p.out_idx[d])[dst] = here ? (int)(expert - first) : -1;
-  if (p.out_weights[d]) p.out_weights[d][dst] = here ? weight : 0.0f;
+  if (p.idx_is_64) reinterpret_cast<long long*>(out_idx(p, d))[dst] = here ? expert - first : -1;
+  else reinterpret_cast<int*>(out_idx(p, d))[dst] = here ? (int)(expert - first) : -1;
+  float* w = out_weights(p, d);
+  if (w) w[dst] = here ? weight : 0.0f;
 }
 
 // A row's scales, by the lanes of one warp (16-byte pieces when the row allows).
 __device__ __forceinline__ void copy_scales(const DispatchParams& p, int d, int t, long long row, int lane) {
   if ((p.scale_bytes & 15) == 0) {
     const int4* s = reinterpret_cast<const int4*>(p.scales + (long long)t * p.scale_bytes);
-    int4* o = reinterpret_cast<int4*>(p.out_scales[d] + row * p.scale_bytes);
+    int4* o = reinterpret_cast<int4*>(out_scales(p, d) + row * p.scale_bytes);
     for (int i = lane; i < (p.scale_bytes >> 4); i += 32) o[i] = s[i];
   } else {
     const int* s = reinterpret_cast<const int*>(p.scales + (long long)t * p.scale_bytes);
-    int* o = reinterpret_cast<int*>(p.out_scales[d] + row * p.scale_bytes);
+    int* o = reinterpret_cast<int*>(out_scales(p, d) + row * p.scale_bytes);
     for (int i = lane; i < (p.scale_bytes >> 2); i += 32) o[i] = s[i];
   }
 }
@@ -53,7 +66,7 @@ __device__ __forceinline__ void write_row_meta(const DispatchParams& p, int d, i
     const long long src = (long long)t * p.topk + k;
     write_slot(p, d, row, k, topk_at(p.topk_idx, p.idx_is_64, src), p.topk_weights ? p.topk_weights[src] : 0.0f);
   }
-  if (lane == 0) p.out_source[d][row] = t;
+  if (lane == 0) out_source(p, d)[row] = t;
 }
 
 // Worst-sized outputs: the rows nobody sends to us hold zeros, expert -1, weight 0 and source -1
@@ -63,26 +76,48 @@ __device__ __forceinline__ void fill_unused_rows(const DispatchParams& p) {
   if (first >= last) return;
   const long long worker = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   const long long workers = (long long)gridDim.x * blockDim.x;
-  zero_rows(p.out_x[p.rank], p.row_bytes, first, last, worker, workers);
-  if (p.scale_bytes) zero_rows(p.out_scales[p.rank], p.scale_bytes, first, last, worker, workers);
+  zero_rows(out_x(p, p.rank), p.row_bytes, first, last, worker, workers);
+  if (p.scale_bytes) zero_rows(out_scales(p, p.rank), p.scale_bytes, first, last, worker, workers);
+  float* w = out_weights(p, p.rank);
   for (long long r = first + worker; r < last; r += workers) {
-    p.out_source[p.rank][r] = -1;
+    out_source(p, p.rank)[r] = -1;
     for (int k = 0; k < p.topk; k++) {
-      if (p.idx_is_64) reinterpret_cast<long long*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
-      else reinterpret_cast<int*>(p.out_idx[p.rank])[r * p.topk + k] = -1;
-      if (p.out_weights[p.rank]) p.out_weights[p.rank][r * p.topk + k] = 0.0f;
+      if (p.idx_is_64) reinterpret_cast<long long*>(out_idx(p, p.rank))[r * p.topk + k] = -1;
+      else reinterpret_cast<int*>(out_idx(p, p.rank))[r * p.topk + k] = -1;
+      if (w) w[r * p.topk + k] = 0.0f;
     }
   }
 }
 
+// The start of the copy: this op's number and the dispatch's call number, and, for a cached
+// dispatch (no count exchange), a barrier: every receiver must have reached this call before
+// a sender writes into its slot. Whether the block may write (no failure so far).
+__device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, unsigned long long& n) {
+  op = op_begin(p, kOpDispatch);
+  n = load_volatile_u64(&op.ctrl->dispatch_calls) + 1;
+  if (p.cached) {
+    if (blockIdx.x == 0 && threadIdx.x < p.ranks)
+      signal_peer(control_of(p, threadIdx.x)->dispatch_ready, p.rank, signal_value(op, n));
+    if (!block_wait_all(op, op.ctrl->dispatch_ready, n, p.ranks, kWaitDispatchReady, p.timeout_ns)) return false;
+  }
+  // An earlier stage failed (count exchange, overflow, a peer): write nothing, but still
+  // signal (poisoned) so that no peer waits for us until its own timeout.
+  return !block_sees_failure(op);
+}
+
 // The last block to finish tells every destination that our rows are in place, then waits
-// until every source has told us, so the stream moves on only with the whole output written.
-__device__ __forceinline__ void signal_arrival(const DispatchParams& p) {
-  if (!last_block_done(p.block_counter)) return;
-  if (threadIdx.x == 0) *p.task_counter = 0;  // every warp has finished taking items
-  if (threadIdx.x < p.ranks) store_release_sys(p.signals[threadIdx.x] + signal_index(kDispatchArrive, p.rank), p.seq);
+// until every source has told us, so the op ends only with the whole output written.
+__device__ __forceinline__ void dispatch_end(const DispatchParams& p, const Op& op, unsigned long long n) {
+  if (!last_block_done(&op.ctrl->block_counter[0])) return;
+  if (threadIdx.x == 0) op.ctrl->task_counter[0] = 0;  // every warp has finished taking items
+  if (threadIdx.x < p.ranks) signal_peer(control_of(p, threadIdx.x)->dispatch_arrive, p.rank, signal_value(op, n));
   if (threadIdx.x < p.ranks)
-    wait_signal(p.signals[p.rank], kDispatchArrive, threadIdx.x, p.seq, p.timeout_ns, p.error, p.operation);
+    wait_signal(op, op.ctrl->dispatch_arrive + threadIdx.x, n, threadIdx.x, kWaitDispatchArrival, p.timeout_ns);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    op.ctrl->dispatch_calls = n;
+    op_end(op);
+  }
 }
 
 }  // namespace ep4j
@@ -91,17 +126,15 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
   using namespace ep4j;
   const int lane = threadIdx.x & 31;
   const int R = p.ranks;
-  // An earlier stage failed (overflow, timeout): write nothing, but still signal so that no
-  // peer waits for us until its own timeout.
-  const bool skip = block_sees_error(p.error);
-
-  if (!skip) {
+  Op op;
+  unsigned long long n;
+  if (dispatch_begin(p, op, n)) {
     const int chunks = (p.num_tokens + kDispatchChunk - 1) / kDispatchChunk;
     const int remote_tasks = (R - 1) * chunks;
     const int tasks = R * chunks;
     while (true) {
       int task = 0;
-      if (lane == 0) task = (int)atomicAdd(p.task_counter, 1u);
+      if (lane == 0) task = (int)atomicAdd(&op.ctrl->task_counter[0], 1u);
       task = __shfl_sync(0xffffffffu, task, 0);
       if (task >= tasks) break;
       int d, chunk;
@@ -134,7 +167,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
       const int n = p.row_bytes >> 4;
       const int total = rows_in_item * n;
       const int4* xs = reinterpret_cast<const int4*>(p.x);
-      int4* const out_x = reinterpret_cast<int4*>(p.out_x[d]);
+      int4* const out = reinterpret_cast<int4*>(out_x(p, d));
       // Eight 16-byte loads in flight per lane across the rows of the item, then their stores.
       for (int base = lane; base < total; base += 32 * 8) {
         int4 v[8];
@@ -151,7 +184,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
         }
 #pragma unroll
         for (int u = 0; u < 8; u++)
-          if (base + 32 * u < total) store_stream(out_x + to[u], v[u]);
+          if (base + 32 * u < total) store_stream(out + to[u], v[u]);
       }
       for (int i = 0; i < rows_in_item; i++)
         write_row_meta(p, d, __shfl_sync(0xffffffffu, slot_token, i), __shfl_sync(0xffffffffu, slot_row, i), lane);
@@ -159,7 +192,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
     if (p.worst_rows > 0) fill_unused_rows(p);
   }
 
-  signal_arrival(p);
+  dispatch_end(p, op, n);
 }
 
 namespace ep4j {
@@ -213,9 +246,9 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
   __shared__ uint64_t slot_full[kBulkDispatchMaxWarps][kBulkDispatchMaxStages];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const int R = p.ranks;
-  const bool skip = block_sees_error(p.error);
-
-  if (!skip) {
+  Op op;
+  unsigned long long n;
+  if (dispatch_begin(p, op, n)) {
     const bool bulk_scales = p.scale_bytes > 0 && (p.scale_bytes & 15) == 0;
     const uint32_t row_bytes = (uint32_t)p.row_bytes, scale_bytes = (uint32_t)p.scale_bytes;
     const int x_stride = (p.row_bytes + 127) & ~127;
@@ -260,9 +293,9 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
         const int row = __shfl_sync(0xffffffffu, cur.row, d);
         if (row < 0) continue;
         if (lane == 0) {
-          bulk_store(p.out_x[d] + (long long)row * row_bytes, slot, row_bytes);
-          if (bulk_scales) bulk_store(p.out_scales[d] + (long long)row * scale_bytes, slot + x_stride, scale_bytes);
-          p.out_source[d][row] = t;
+          bulk_store(out_x(p, d) + (long long)row * row_bytes, slot, row_bytes);
+          if (bulk_scales) bulk_store(out_scales(p, d) + (long long)row * scale_bytes, slot + x_stride, scale_bytes);
+          out_source(p, d)[row] = t;
         }
         if (p.scale_bytes && !bulk_scales) copy_scales(p, d, t, row, lane);
         if (lane < p.topk) write_slot(p, d, row, lane, cur.expert, cur.weight);
@@ -290,5 +323,5 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
     if (p.worst_rows > 0) fill_unused_rows(p);
   }
 
-  signal_arrival(p);
+  dispatch_end(p, op, n);
 }

@@ -1,8 +1,9 @@
 // Count exchange before a normal dispatch: every rank learns how many rows each rank sends to
 // each other rank (and per expert), which fixes every row's final position without atomics, so
-// the received order is the one DESIGN 2.2 prescribes (source rank, then source token).
+// the received order is the one DESIGN 2.2 prescribes (source rank, then source token). The
+// first launch of a dispatch op; ep4j_dispatch ends the op.
 #pragma once
-#include "common.cuh"
+#include "control.cuh"
 
 namespace ep4j {
 
@@ -26,9 +27,10 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   __shared__ int totals[kMaxRanks];
   __shared__ int matrix[kMaxRanks][kMaxRanks];  // [source][destination]
   __shared__ int offset_on[kMaxRanks];
-  __shared__ int ok;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int R = p.ranks, T = p.num_tokens;
+  const Op op = op_begin(p, kOpNotify);
+  const unsigned long long n = load_volatile_u64(&op.ctrl->notify_calls) + 1;
   const int chunk = (T + blockDim.x - 1) / blockDim.x;
   const int t0 = min(T, tid * chunk), t1 = min(T, t0 + chunk);
 
@@ -62,35 +64,31 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   for (int d = 0; d < kMaxRanks; d++)
     if (d < R) excl[d] += warp_sums[d][warp];
 
-  // Publish this rank's row in every rank's mailbox, then signal.
-  const int slot = (int)(p.seq & 1ull);
+  // Publish this rank's row in every rank's mailbox (the half of this call's parity), then signal.
+  const int half = (int)(n & 1ull);
   for (int j = 0; j < R; j++) {
-    int* row = p.mailbox[j] + ((long long)slot * kMaxRanks + p.rank) * kMailboxRow;
+    int* row = reinterpret_cast<int*>(p.heap[j] + p.o_mailbox) + ((long long)half * kMaxRanks + p.rank) * kMailboxRow;
     for (int i = tid; i < R + p.num_experts; i += blockDim.x)
       row[i < R ? i : kMaxRanks + (i - R)] = i < R ? totals[i] : p.tokens_per_expert[i - R];
   }
   __syncthreads();
   if (tid < R) {
     __threadfence_system();
-    store_release_sys(p.signals[tid] + signal_index(kNotify, p.rank), p.seq);
+    signal_peer(control_of(p, tid)->notify, p.rank, signal_value(op, n));
   }
-  if (tid == 0) ok = 1;
-  __syncthreads();
-  if (tid < R && !wait_signal(p.signals[p.rank], kNotify, tid, p.seq, p.timeout_ns, p.error, kOpNotify)) ok = 0;
-  __syncthreads();
-  // The host polls the flag instead of synchronizing the stream; it is raised on failure too,
-  // after the error record, so the host never waits past the kernel.
-  unsigned long long* host_flag = reinterpret_cast<unsigned long long*>(p.host_summary);
-  int* summary = p.host_summary + 2;
+  const bool ok = block_wait_all(op, op.ctrl->notify, n, R, kWaitNotify, p.timeout_ns);
+  // The host polls the summary's stamp instead of synchronizing the stream; it is written on
+  // failure too, after the error record, so the host never waits past the kernel.
   if (!ok) {
     if (tid == 0) {
+      op.ctrl->notify_calls = n;
       __threadfence_system();
-      *(volatile unsigned long long*)host_flag = p.seq;
+      store_release_sys(&p.summary->stamp, op.index + 1);
     }
     return;
   }
 
-  const int* mine = p.mailbox[p.rank] + (long long)slot * kMaxRanks * kMailboxRow;
+  const int* mine = reinterpret_cast<const int*>(p.heap[p.rank] + p.o_mailbox) + (long long)half * kMaxRanks * kMailboxRow;
   if (tid < R * R) matrix[tid / R][tid % R] = mine[(tid / R) * kMailboxRow + (tid % R)];
   __syncthreads();
   if (tid < R) {
@@ -106,12 +104,12 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     }
     p.recv_offsets[R] = acc;
     *p.recv_total = acc;
-    summary[0] = acc;
+    p.summary->total = acc;
     if (p.worst_rows > 0) {
       for (int d = 0; d < R; d++) {
         int rows = 0;
         for (int i = 0; i < R; i++) rows += matrix[i][d];
-        if (rows > p.worst_rows) record_error(p.error, kWorstTokensOverflow, kOpNotify, d, rows, p.worst_rows, 0);
+        if (rows > p.worst_rows) op_error(op, kWorstTokensOverflow, d, rows, p.worst_rows, 0);
       }
     }
   }
@@ -121,7 +119,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     const long long a = p.expert_alignment;
     const int aligned = (int)((n + a - 1) / a * a);
     p.recv_tokens_per_expert[l] = aligned;
-    summary[1 + l] = aligned;
+    p.summary->tokens_per_expert[l] = aligned;
   }
   __syncthreads();
 
@@ -134,11 +132,14 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     for (int d = 0; d < kMaxRanks; d++)
       if (d < R) {
         const long long i = (long long)t * R + d;
-        p.send_row[i] = p.is_token_in_rank[i] ? next[d]++ : -1;
+        const uint8_t in = p.is_token_in_rank[i];
+        p.handle_in_rank[i] = in;
+        p.send_row[i] = in ? next[d]++ : -1;
       }
   __syncthreads();
   if (tid == 0) {
+    op.ctrl->notify_calls = n;
     __threadfence_system();
-    *(volatile unsigned long long*)host_flag = p.seq;
+    store_release_sys(&p.summary->stamp, op.index + 1);
   }
 }

@@ -6,7 +6,7 @@ import ep4j.cli.Main;
 import ep4j.cli.bench.SmSweep;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
-import ep4j.cuda.TuneProfile;
+import ep4j.cuda.control.TuneProfile;
 import ep4j.cuda.driver.CudaDevice;
 import java.io.PrintWriter;
 import java.nio.file.Files;

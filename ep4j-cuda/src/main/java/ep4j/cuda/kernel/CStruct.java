@@ -163,6 +163,22 @@ public final class CStruct {
             return new Ptrs(this, add(field, Kind.PTR, count), count);
         }
 
+        public I32s i32s(String field, int count) {
+            return new I32s(this, add(field, Kind.I32, count), count);
+        }
+
+        public I32s u32s(String field, int count) {
+            return new I32s(this, add(field, Kind.U32, count), count);
+        }
+
+        public I64s i64s(String field, int count) {
+            return new I64s(this, add(field, Kind.I64, count), count);
+        }
+
+        public I64s u64s(String field, int count) {
+            return new I64s(this, add(field, Kind.U64, count), count);
+        }
+
         public CStruct build() {
             if (built == null) {
                 built = new CStruct(name, fields, (offset + alignment - 1) / alignment * alignment, alignment);
@@ -172,7 +188,7 @@ public final class CStruct {
     }
 
     /** A field handle: which struct it belongs to and where it sits. */
-    public abstract static sealed class Member permits I32, I64, F32, Ptr, Ptrs {
+    public abstract static sealed class Member permits I32, I64, F32, Ptr, Ptrs, I32s, I64s {
         private final Builder owner;
         final Field field;
 
@@ -233,6 +249,44 @@ public final class CStruct {
 
         public int count() {
             return count;
+        }
+    }
+
+    /** A fixed array of 32-bit integers. */
+    public static final class I32s extends Member {
+        final int count;
+
+        I32s(Builder owner, Field field, int count) {
+            super(owner, field);
+            this.count = count;
+        }
+
+        public int count() {
+            return count;
+        }
+
+        /** Byte offset of element {@code i}. */
+        public long offset(int i) {
+            return field.offset() + 4L * i;
+        }
+    }
+
+    /** A fixed array of 64-bit integers. */
+    public static final class I64s extends Member {
+        final int count;
+
+        I64s(Builder owner, Field field, int count) {
+            super(owner, field);
+            this.count = count;
+        }
+
+        public int count() {
+            return count;
+        }
+
+        /** Byte offset of element {@code i}. */
+        public long offset(int i) {
+            return field.offset() + 8L * i;
         }
     }
 }

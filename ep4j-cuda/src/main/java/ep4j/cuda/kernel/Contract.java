@@ -23,16 +23,17 @@ public final class Contract {
     public static final String RESOURCE = "ep4j/cuda/contract.txt";
 
     /** Every struct the Java side declares. */
-    public static final List<CStruct> STRUCTS = List.of(ErrorRecordLayout.STRUCT, LayoutParams.STRUCT,
-            NotifyParams.STRUCT, DispatchParams.STRUCT, CombineParams.STRUCT, LlParams.STRUCT);
+    public static final List<CStruct> STRUCTS = List.of(CallRecordLayout.STRUCT, HostSummaryLayout.STRUCT,
+            ControlLayout.STRUCT, LayoutParams.STRUCT, NotifyParams.STRUCT, DispatchParams.STRUCT, CombineParams.STRUCT,
+            LlParams.STRUCT);
 
     /** Every enum the Java side mirrors, by its C name. */
     public static final Map<String, Class<? extends ContractEnum>> ENUMS = Map.of(
             "ErrorCode", DeviceError.class,
             "Operation", DeviceOperation.class,
             "WaitKind", WaitKind.class,
-            "SignalKind", SignalKind.class,
-            "LlMode", LlMode.class);
+            "LlMode", LlMode.class,
+            "LlPhase", LlPhase.class);
 
     private static volatile String verdict;
 

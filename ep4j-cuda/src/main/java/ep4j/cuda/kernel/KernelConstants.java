@@ -17,7 +17,17 @@ public final class KernelConstants {
     public static final int LL_TOKEN_BITS = 21;
     /** Top-k slots per token any kernel accepts. */
     public static final int MAX_TOPK = 1024;
+    /** u64 words per signal kind in the control block (one 128-byte line). */
+    public static final int SIGNAL_LINE = 16;
+    /** Call records in a rank's host-mapped ring. */
+    public static final int CALL_RECORDS = 1024;
+    /** Bytes between two call records. */
+    public static final int CALL_RECORD_BYTES = 64;
+    /** The control block at the start of every symmetric heap. */
+    public static final int CONTROL_BYTES = 4096;
     public static final int LAYOUT_THREADS = 256;
+    /** Blocks of the layout kernel at most (partial histograms, summed by the last one). */
+    public static final int LAYOUT_MAX_BLOCKS = 64;
     public static final int NOTIFY_THREADS = 1024;
     public static final int DISPATCH_THREADS = 512;
     public static final int COMBINE_THREADS = 1024;
@@ -33,7 +43,12 @@ public final class KernelConstants {
             Map.entry("kLlMaxExperts", LL_MAX_EXPERTS),
             Map.entry("kLlTokenBits", LL_TOKEN_BITS),
             Map.entry("kMaxTopk", MAX_TOPK),
+            Map.entry("kSignalLine", SIGNAL_LINE),
+            Map.entry("kCallRecords", CALL_RECORDS),
+            Map.entry("kCallRecordBytes", CALL_RECORD_BYTES),
+            Map.entry("kControlBytes", CONTROL_BYTES),
             Map.entry("kLayoutThreads", LAYOUT_THREADS),
+            Map.entry("kLayoutMaxBlocks", LAYOUT_MAX_BLOCKS),
             Map.entry("kNotifyThreads", NOTIFY_THREADS),
             Map.entry("kDispatchThreads", DISPATCH_THREADS),
             Map.entry("kCombineThreads", COMBINE_THREADS),

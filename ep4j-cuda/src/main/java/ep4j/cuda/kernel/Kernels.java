@@ -15,10 +15,8 @@ public final class Kernels implements AutoCloseable {
     public final CudaFunction dispatchBulk;
     private final CudaFunction[] combineByRanks = new CudaFunction[KernelConstants.MAX_RANKS + 1];
     public final CudaFunction copy;
-    public final CudaFunction llDispatchSend;
-    public final CudaFunction llDispatchRecv;
-    public final CudaFunction llCombineSend;
-    public final CudaFunction llCombineRecv;
+    public final CudaFunction llDispatch;
+    public final CudaFunction llCombine;
 
     private Kernels(CudaModule module) {
         this.module = module;
@@ -31,10 +29,8 @@ public final class Kernels implements AutoCloseable {
             combineByRanks[r] = module.function("ep4j_combine_r" + r);
         }
         this.copy = module.function("ep4j_copy");
-        this.llDispatchSend = module.function("ep4j_ll_dispatch_send");
-        this.llDispatchRecv = module.function("ep4j_ll_dispatch_recv");
-        this.llCombineSend = module.function("ep4j_ll_combine_send");
-        this.llCombineRecv = module.function("ep4j_ll_combine_recv");
+        this.llDispatch = module.function("ep4j_ll_dispatch");
+        this.llCombine = module.function("ep4j_ll_combine");
     }
 
     /** The combine kernel compiled for a group of {@code ranks} ranks. */

@@ -1,12 +1,9 @@
 package ep4j.cuda.kernel;
 
-import static ep4j.cuda.kernel.KernelConstants.MAX_RANKS;
-
-/** contract.cuh: LlParams, the parameters of the four low-latency kernels. */
+/** contract.cuh: LlParams, the parameters of ep4j_ll_dispatch and ep4j_ll_combine. */
 public final class LlParams {
     private static final CStruct.Builder B = CStruct.builder("LlParams");
-    public static final CStruct.Ptrs PEER_BASE = B.ptrs("peer_base", MAX_RANKS);
-    public static final CStruct.Ptrs HOST_BASE = B.ptrs("host_base", MAX_RANKS);
+    public static final CommonParams COMMON = CommonParams.declare(B);
     public static final CStruct.Ptr X = B.ptr("x");
     public static final CStruct.Ptr TOPK_IDX = B.ptr("topk_idx");
     public static final CStruct.Ptr WEIGHTS = B.ptr("weights");
@@ -19,21 +16,12 @@ public final class LlParams {
     public static final CStruct.Ptr RANGES = B.ptr("ranges");
     public static final CStruct.Ptr FIRST_K = B.ptr("first_k");
     public static final CStruct.Ptr DTOPK = B.ptr("dtopk");
-    public static final CStruct.Ptr COUNTER = B.ptr("counter");
-    public static final CStruct.Ptr ERROR = B.ptr("error");
     public static final CStruct.I64 O_DATA = B.i64("o_data");
     public static final CStruct.I64 O_LIST = B.i64("o_list");
     public static final CStruct.I64 O_CNT = B.i64("o_cnt");
     public static final CStruct.I64 O_CREG = B.i64("o_creg");
-    public static final CStruct.I64 O_SIG = B.i64("o_sig");
-    public static final CStruct.I64 O_FREE = B.i64("o_free");
-    public static final CStruct.I64 TARGET = B.u64("target");
-    public static final CStruct.I64 FREE_TARGET = B.u64("free_target");
-    public static final CStruct.I64 PUBLISH = B.u64("publish");
-    public static final CStruct.I64 SENT = B.u64("sent");
-    public static final CStruct.I64 TIMEOUT_NS = B.i64("timeout_ns");
-    public static final CStruct.I32 RANK = B.i32("rank");
-    public static final CStruct.I32 RANKS = B.i32("ranks");
+    public static final CStruct.I32 SLOT = B.i32("slot");
+    public static final CStruct.I32 PHASE = B.i32("phase");
     public static final CStruct.I32 NUM_TOKENS = B.i32("num_tokens");
     public static final CStruct.I32 HIDDEN = B.i32("hidden");
     public static final CStruct.I32 TOPK = B.i32("topk");
@@ -46,7 +34,8 @@ public final class LlParams {
     public static final CStruct.I32 ROW_STRIDE = B.i32("row_stride");
     public static final CStruct.I32 X_ROW_BYTES = B.i32("x_row_bytes");
     public static final CStruct.I32 SCALE_BYTES = B.i32("scale_bytes");
-    public static final CStruct.I32 OPERATION = B.i32("operation");
+    public static final CStruct.I32 SEND_BLOCKS = B.i32("send_blocks");
+    public static final CStruct.I32 PAD = B.i32("pad");
     public static final CStruct STRUCT = B.build();
 
     private LlParams() {

@@ -1,4 +1,4 @@
-package ep4j.cuda;
+package ep4j.cuda.control;
 
 import java.io.IOException;
 import java.io.InputStream;

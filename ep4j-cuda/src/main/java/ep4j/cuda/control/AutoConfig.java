@@ -1,4 +1,4 @@
-package ep4j.cuda;
+package ep4j.cuda.control;
 
 /**
  * The SM count the normal kernels use when {@link ep4j.Config#auto()} leaves it open: enough
@@ -6,7 +6,7 @@ package ep4j.cuda;
  * and never more than the count {@code ep4j tune} found to reach the best time on this machine
  * (16 without a profile: NVLink writes saturate with few blocks, the rest of the GPU computes).
  */
-final class AutoConfig {
+public final class AutoConfig {
     private static volatile TuneProfile profile;
 
     private AutoConfig() {
@@ -22,7 +22,7 @@ final class AutoConfig {
     }
 
 
-    static int sms(long bytes, int ranks, boolean combine) {
+    public static int sms(long bytes, int ranks, boolean combine) {
         TuneProfile p = profile();
         int cap = combine ? p.combineSms() : p.dispatchSms();
         long n = (bytes + p.bytesPerSm() - 1) / p.bytesPerSm();

@@ -1,0 +1,172 @@
+// The control plane on the device (DESIGN 3): which operation a launch belongs to, its call
+// record, the signal words peers write, bounded waits, and how a failure reaches every rank.
+//
+// An operation (layout, dispatch, combine, a low-latency call) is one or two launches on the
+// rank's stream. Its first kernel reads Control::ops (the op's number k, its record is
+// records[k % kCallRecords]); its last kernel's last block writes the record's stamp = k + 1
+// and advances ops. Calls are numbered per kind (notify_calls, dispatch_calls, ...) the same
+// way, so a signal word holds the number of the call it announces and a waiter wants ">= n".
+//
+// Failure: the first error of an op goes into its record (the host raises it) and into
+// Control::op_error. Signals a failed op still sends carry kPoison, so a peer waiting on them
+// fails too, naming this rank, instead of reading stale rows or waiting for its timeout.
+#pragma once
+#include "common.cuh"
+
+namespace ep4j {
+
+constexpr unsigned long long kPoison = 1ull << 62;
+
+template <class P>
+__device__ __forceinline__ Control* control_of(const P& p, int rank) {
+  return reinterpret_cast<Control*>(p.heap[rank]);
+}
+
+template <class P>
+__device__ __forceinline__ Control* my_control(const P& p) {
+  return control_of(p, p.rank);
+}
+
+__device__ __forceinline__ unsigned long long load_volatile_u64(const unsigned long long* p) {
+  return *reinterpret_cast<const volatile unsigned long long*>(p);
+}
+
+// The op a launch works for, as every thread of it sees it.
+struct Op {
+  unsigned long long index;  // op number k
+  CallRecord* record;        // host-mapped
+  Control* ctrl;             // this rank's control block
+  int operation;             // Operation
+};
+
+template <class P>
+__device__ __forceinline__ Op op_at(const P& p, unsigned long long index, int operation) {
+  Op op;
+  op.ctrl = my_control(p);
+  op.index = index;
+  op.record = p.records + (index % kCallRecords);
+  op.operation = operation;
+  return op;
+}
+
+// The op that begins with this launch: number Control::ops (advanced by op_end).
+template <class P>
+__device__ __forceinline__ Op op_begin(const P& p, int operation) {
+  return op_at(p, load_volatile_u64(&my_control(p)->ops), operation);
+}
+
+__device__ __forceinline__ bool op_failed(const Op& op) {
+  return load_volatile_u64(&op.ctrl->op_error) == op.index + 1;
+}
+
+// The first error of the op wins: a CAS on the device word, then plain stores to the host
+// record (host-mapped memory takes no atomics over PCIe).
+__device__ __forceinline__ void op_error(const Op& op, int code, int peer, long long seen, long long expected,
+                                         long long detail) {
+  unsigned long long* word = &op.ctrl->op_error;
+  unsigned long long v = load_volatile_u64(word);
+  while (v != op.index + 1) {
+    const unsigned long long prev = atomicCAS(word, v, op.index + 1);
+    if (prev == v) {
+      volatile CallRecord* r = op.record;
+      r->operation = op.operation;
+      r->peer = peer;
+      r->seen = seen;
+      r->expected = expected;
+      r->detail = detail;
+      __threadfence_system();
+      r->code = code;
+      return;
+    }
+    v = prev;
+  }
+}
+
+// Last of all in the op: its outputs are in place, the host may look.
+__device__ __forceinline__ void op_complete(const Op& op) {
+  __threadfence_system();
+  store_release_sys(&op.record->stamp, op.index + 1);
+}
+
+// The end of an op whose launches all ran in a row: the next op takes the next number.
+__device__ __forceinline__ void op_end(const Op& op) {
+  op.ctrl->ops = op.index + 1;
+  op_complete(op);
+}
+
+// The value a signal carries for call n of an op: poisoned when the op failed here.
+__device__ __forceinline__ unsigned long long signal_value(const Op& op, unsigned long long n) {
+  return n | (op_failed(op) ? kPoison : 0ull);
+}
+
+// Stores call n's signal into word [rank] of `line` in peer `peer`'s control block.
+__device__ __forceinline__ void signal_peer(unsigned long long* line_on_peer, int rank, unsigned long long value) {
+  store_release_sys(line_on_peer + rank, value);
+}
+
+// Spins until word >= n (a peer's call n arrived). Returns false when the word carries
+// kPoison for call n or later (the peer failed: kPeerFailed), when the time runs out
+// (kTimeout, naming the peer and what was awaited), or when the op already failed here.
+__device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long long* word, unsigned long long n,
+                                         int peer, int wait, long long timeout_ns) {
+  unsigned long long v = load_acquire_sys(word);
+  if ((v & ~kPoison) < n) {
+    const uint64_t start = global_timer_ns();
+    for (unsigned int spin = 1;; spin++) {
+      v = load_acquire_sys(word);
+      if ((v & ~kPoison) >= n) break;
+      if ((spin & 255u) == 0) {
+        if (op_failed(op)) return false;
+        if ((long long)(global_timer_ns() - start) > timeout_ns) {
+          op_error(op, kTimeout, peer, (long long)(v & ~kPoison), (long long)n, wait);
+          return false;
+        }
+      }
+    }
+  }
+  if (v & kPoison) {
+    op_error(op, kPeerFailed, peer, (long long)(v & ~kPoison), (long long)n, wait);
+    return false;
+  }
+  return true;
+}
+
+// Threads [0, R) of the block wait for word [j] of `line` (this rank's control block) to reach
+// n; block-uniform result: whether every peer's call n arrived unpoisoned.
+__device__ __forceinline__ bool block_wait_all(const Op& op, const unsigned long long* line, unsigned long long n,
+                                               int ranks, int wait, long long timeout_ns) {
+  __shared__ int ok;
+  if (threadIdx.x == 0) ok = 1;
+  __syncthreads();
+  if (threadIdx.x < ranks && !wait_signal(op, line + threadIdx.x, n, threadIdx.x, wait, timeout_ns)) ok = 0;
+  __syncthreads();
+  return ok != 0;
+}
+
+// Whether the op failed, by one read per block.
+__device__ __forceinline__ bool block_sees_failure(const Op& op) {
+  __shared__ int failed;
+  if (threadIdx.x == 0) failed = op_failed(op);
+  __syncthreads();
+  return failed != 0;
+}
+
+// Counts blocks that finished; true in exactly one block (the last), after a system fence so
+// every block's writes are visible before it signals peers. The counter is back at 0 after.
+__device__ __forceinline__ bool last_block_done(unsigned int* counter) {
+  __shared__ int is_last;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence_system();
+    const unsigned int ticket = atomicAdd(counter, 1u);
+    is_last = (ticket == gridDim.x - 1);
+    if (is_last) {
+      __threadfence_system();
+      *counter = 0;
+    }
+  }
+  __syncthreads();
+  return is_last != 0;
+}
+
+}  // namespace ep4j

@@ -1,0 +1,125 @@
+// Low-latency (decoding) calls, shared parts (DESIGN 2.4-2.7): the per-slot memory, the
+// signal protocol, prefix sums, FP8. ll_dispatch.cuh and ll_combine.cuh hold the two calls.
+//
+// Every rank's symmetric heap holds, per slot (two alternate; offsets of the call's slot):
+//   data  [R][N] rows of row_stride bytes: token t of source j lands at row (j, t), once per
+//         destination rank however many of its experts live there (bf16 row, or fp8 q + scales);
+//   list  [L][R][N] int32: for (local expert, source), the source's tokens ascending, each entry
+//         (firstK << kLlTokenBits) | t, firstK the first topk slot of the token that names the expert;
+//   cnt   [L][R] int32: how many;
+//   creg  [N][Kmax] bf16 rows: the expert output of (token, firstK) sent back by combine.
+// Control words (Control, control.cuh), per slot s and rank j, each holding a call number:
+//   ll_dispatch_data[s][j] in a receiver: j's rows of its call n on slot s are in place;
+//   ll_dispatch_free[s][j] in a sender: j has finished receiving its call n on slot s, so the
+//     sender may overwrite j's slot with call n + 1; ll_combine_* the same for combine.
+// The counters that number the calls (ll_dispatch_sent[s], ...) advance in the kernels, so a
+// graph replays a call with the same parameters. A launch runs the send half, the receive half
+// or both (LlPhase): without a hook one launch does it all; with a hook the send launch returns
+// at once and the receive launch comes when the user asks for it, holding no SM in between.
+// The receive half packs rows in a deterministic order: (local expert, source rank, token).
+#pragma once
+#include <cuda_fp8.h>
+#include "control.cuh"
+
+namespace ep4j {
+
+constexpr int kLlWarps = kLlThreads / 32;
+constexpr int kLlTokenMask = (1 << kLlTokenBits) - 1;
+constexpr int kLlPartChannels = 512;  // one warp unit: 512 channels = 4 fp8 blocks = one UE8M0 int
+
+// Shared memory of a low-latency launch: the send half's histograms, or the receive half's
+// prefix sums (a launch that runs both uses them one after the other).
+union LlShared {
+  struct {
+    int cnt[kLlMaxExperts];
+    unsigned int mask[kLlMaxExperts];
+  } send;
+  int off[kLlMaxExperts + 1];
+};
+
+// Word [0] of slot s's line of a per-slot signal array.
+__device__ __forceinline__ unsigned long long* ll_line(unsigned long long* lines, int slot) {
+  return lines + slot * kSignalLine;
+}
+
+__device__ __forceinline__ long long ll_topk(const LlParams& p, long long i) {
+  return p.topk64 ? static_cast<const long long*>(p.topk_idx)[i] : (long long)static_cast<const int*>(p.topk_idx)[i];
+}
+
+// Exclusive prefix sums of n ints (read by `get`) into s_off[0..n] (s_off[n] = total), by one
+// block of kLlThreads: each thread sums a contiguous run, then a shuffle scan over the runs.
+template <typename Get>
+__device__ __forceinline__ void ll_block_scan(int n, int* s_off, Get get) {
+  __shared__ int s_warp[kLlWarps];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int per = (n + kLlThreads - 1) / kLlThreads;
+  const int begin = threadIdx.x * per;
+  int sum = 0;
+  for (int i = 0; i < per; i++)
+    if (begin + i < n) sum += get(begin + i);
+  int incl = sum;
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const int v = __shfl_up_sync(0xffffffffu, incl, d);
+    if (lane >= d) incl += v;
+  }
+  if (lane == 31) s_warp[warp] = incl;
+  __syncthreads();
+  if (warp == 0) {
+    const int w = lane < kLlWarps ? s_warp[lane] : 0;
+    int wi = w;
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, wi, d);
+      if (lane >= d) wi += v;
+    }
+    if (lane < kLlWarps) s_warp[lane] = wi - w;
+    if (lane == kLlWarps - 1) s_off[n] = wi;
+  }
+  __syncthreads();
+  int acc = s_warp[warp] + incl - sum;
+  for (int i = 0; i < per; i++)
+    if (begin + i < n) {
+      s_off[begin + i] = acc;
+      acc += get(begin + i);
+    }
+  __syncthreads();
+}
+
+// The largest i in [0, n) with s_off[i] <= v (s_off ascending, s_off[0] = 0 <= v).
+__device__ __forceinline__ int ll_find(const int* s_off, int n, int v) {
+  int lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (s_off[mid] <= v) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// ------------------------------------------------------------------------------ FP8 (DESIGN 2.6)
+
+__device__ __forceinline__ float ll_ceil_pow2(float v) {
+  const unsigned int bits = __float_as_uint(v);
+  const unsigned int exponent = bits >> 23;
+  const unsigned int mantissa = bits & 0x7FFFFFu;
+  if (exponent == 0xFFu || mantissa == 0u) return v;
+  if (exponent == 0u) {
+    const unsigned int top = 1u << (31 - __clz(mantissa));
+    return __uint_as_float(top == mantissa ? mantissa : top << 1);
+  }
+  return __uint_as_float((exponent + 1u) << 23);
+}
+
+// E4M3 of two floats: round to nearest even, saturating (cvt.rn.satfinite); any NaN gives 0x7F.
+__device__ __forceinline__ unsigned int ll_e4m3x2(float a, float b) {
+  unsigned int q = (unsigned int)__nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
+  if (a != a) q = (q & 0xFF00u) | 0x7Fu;
+  if (b != b) q = (q & 0x00FFu) | 0x7F00u;
+  return q;
+}
+
+__device__ __forceinline__ float ll_bf16_lo(unsigned int w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float ll_bf16_hi(unsigned int w) { return __uint_as_float(w & 0xFFFF0000u); }
+
+
+}  // namespace ep4j

@@ -1,0 +1,210 @@
+package ep4j.cuda.control;
+
+import ep4j.BufferSpec;
+import ep4j.Config;
+import ep4j.EpEvent;
+import ep4j.EpTimeoutException;
+import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.CudaEvent;
+import ep4j.cuda.driver.CudaFunction;
+import ep4j.cuda.driver.CudaStream;
+import ep4j.cuda.driver.DeviceMemory;
+import ep4j.cuda.driver.KernelArgs;
+import ep4j.cuda.kernel.CommonParams;
+import ep4j.cuda.kernel.Kernels;
+import ep4j.cuda.kernel.Params;
+import ep4j.cuda.memory.HeapLayout;
+import ep4j.cuda.memory.StreamPool;
+
+/**
+ * What the paths of one rank's buffer share (the normal path, the low-latency path): the rank's
+ * GPU context, its communication stream, the kernels, the call records, the symmetric heaps of
+ * every rank and this rank's local memory, the stream-ordered pool for per-call outputs, and
+ * whether the buffer can still be used. Calls are made from the rank's thread.
+ *
+ * <p>Nothing here makes a driver call that waits for the device once the buffer is built:
+ * per-call memory comes from {@link StreamPool} (stream-ordered), completion is a stamp in
+ * host-mapped memory, kernels were loaded at setup (DESIGN 3, "no device-wide waits").
+ */
+public final class RankRuntime implements AutoCloseable {
+    private static final int EVENT_RING = 256;
+
+    public final int rank;
+    public final int ranks;
+    public final BufferSpec spec;
+    public final HeapLayout layout;
+    public final CudaContext context;
+    public final Kernels kernels;
+    public final CudaStream stream;
+    public final CallRecords records;
+    public final StreamPool pool;
+    /** Every rank's heap base in this process, by rank. */
+    public final long[] heaps;
+    /** This rank's local device memory (HeapLayout's local parts). */
+    public final DeviceMemory local;
+    /** SMs this rank may use (the GPU's, divided among the ranks that share it). */
+    public final int sms;
+    public final long timeoutNanos;
+    private final CommonParams.Values common;
+    private final KernelArgs args = new KernelArgs();
+    private final CudaEvent[] events = new CudaEvent[EVENT_RING];
+    private int nextEvent;
+    private volatile String broken;
+    private volatile boolean closed;
+
+    /**
+     * @param heaps every rank's symmetric heap base (already mapped and zeroed)
+     * @param local this rank's local memory; the runtime owns it from here on
+     */
+    public RankRuntime(int rank, int ranks, BufferSpec spec, HeapLayout layout, CudaContext context, Kernels kernels,
+            long[] heaps, DeviceMemory local, int sms) {
+        this.rank = rank;
+        this.ranks = ranks;
+        this.spec = spec;
+        this.layout = layout;
+        this.context = context;
+        this.kernels = kernels;
+        this.heaps = heaps.clone();
+        this.local = local;
+        this.sms = sms;
+        this.timeoutNanos = spec.timeout().toNanos();
+        context.makeCurrent();
+        CudaStream s = null;
+        CallRecords r = null;
+        StreamPool p = null;
+        try {
+            s = CudaStream.create(context, true);
+            r = new CallRecords(context, rank, timeoutNanos);
+            p = StreamPool.of(context);
+            for (int i = 0; i < EVENT_RING; i++) {
+                events[i] = CudaEvent.create(context, false);
+            }
+        } catch (RuntimeException e) {
+            for (CudaEvent ev : events) {
+                if (ev != null) {
+                    ev.close();
+                }
+            }
+            if (r != null) {
+                r.close();
+            }
+            if (s != null) {
+                s.close();
+            }
+            args.close();
+            throw e;
+        }
+        this.stream = s;
+        this.records = r;
+        this.pool = p;
+        this.common = new CommonParams.Values(this.heaps, records.devicePointer(), layout.heapBytes, timeoutNanos, rank,
+                ranks);
+    }
+
+    /** The common fields of every kernel's parameters. */
+    public Params common(Params p, CommonParams fields) {
+        return fields.fill(p.clear(), common);
+    }
+
+    /**
+     * Blocks for a normal kernel: the config's SM count, or one chosen from the bytes to move
+     * ({@link AutoConfig}), within the SMs this rank may use (ranks sharing a GPU split its SMs,
+     * so all their kernels fit at once).
+     */
+    public int blocks(Config config, long bytes, boolean combine) {
+        int n = config.isAuto() ? AutoConfig.sms(bytes, ranks, combine) : config.numSms();
+        return Math.max(1, Math.min(n, sms));
+    }
+
+    /** This rank's heap base. */
+    public long heap() {
+        return heaps[rank];
+    }
+
+    /** Launches {@code f} on the rank's stream with one parameter struct. */
+    public void launch(CudaFunction f, int grid, int threads, int sharedBytes, Params p) {
+        try {
+            f.launch(grid, 1, threads, sharedBytes, stream, args.reset().struct(p.segment(), p.struct().alignment()));
+        } catch (RuntimeException e) {
+            broken = f.name() + ": launch failed: " + e.getMessage();
+            throw e;
+        }
+    }
+
+    /** Refuses work on a closed or broken buffer. */
+    public void ensureUsable() {
+        if (closed) {
+            throw new IllegalStateException("EpBuffer of rank " + rank + " was closed");
+        }
+        String b = broken;
+        if (b != null) {
+            throw new IllegalStateException("EpBuffer of rank " + rank + " is unusable after an earlier failure: " + b);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Waits for {@code op} (synchronous calls) or returns an event for it (asynchronous ones).
+     * A timeout leaves the peers' counters in an unknown state: the buffer refuses further work.
+     */
+    public EpEvent finish(CallRecords.Op op, boolean async) {
+        if (!async) {
+            await(op);
+            return EpEvent.completed();
+        }
+        CudaEvent e = events[nextEvent++ % EVENT_RING];
+        e.record(stream);
+        return new OpEvent(e, op, this);
+    }
+
+    /** Waits for {@code op} and raises what it recorded, marking the buffer broken on a timeout. */
+    public void await(CallRecords.Op op) {
+        try {
+            op.await();
+        } catch (EpTimeoutException e) {
+            broken = e.getMessage();
+            throw e;
+        }
+    }
+
+    /** Makes the stream wait for {@code previous} (an event of this backend), or the host for any other. */
+    public void awaitPrevious(EpEvent previous) {
+        if (previous == null) {
+            return;
+        }
+        if (previous instanceof OpEvent oe) {
+            stream.waitEvent(oe.cudaEvent());
+        } else {
+            previous.await();
+        }
+    }
+
+    /** Marks the buffer unusable. */
+    public void markBroken(String why) {
+        broken = why;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        context.makeCurrent();
+        try {
+            stream.synchronize();
+        } finally {
+            for (CudaEvent e : events) {
+                e.close();
+            }
+            pool.close();
+            stream.close();
+            records.close();
+            local.close();
+            args.close();
+        }
+    }
+}
