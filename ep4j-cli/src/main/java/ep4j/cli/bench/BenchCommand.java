@@ -3,6 +3,8 @@ package ep4j.cli.bench;
 import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
+import ep4j.cli.json.Mapper;
+import ep4j.cli.plot.LinePlot;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
 import ep4j.spi.Backend;
@@ -10,8 +12,6 @@ import ep4j.spi.Backends;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
@@ -157,31 +157,6 @@ public final class BenchCommand implements Callable<Integer> {
                     + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / time");
             outcome.notes().forEach(n -> stdout.println("note: " + n));
 
-            Map<String, Object> header = new LinkedHashMap<>();
-            header.put("ep4j_version", Main.Version.version());
-            header.put("java", System.getProperty("java.version"));
-            header.put("cores", Runtime.getRuntime().availableProcessors());
-            header.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
-            header.put("backend", group.backend());
-            header.put("ranks", r);
-            header.put("tokens", t);
-            header.put("hidden", h);
-            header.put("topk", k);
-            header.put("experts", e);
-            header.put("sms", sms);
-            header.put("iters", it);
-            header.put("warmup", wu);
-            header.put("ll_tokens", ll);
-            header.put("sweep_tokens", settings.normalPoints());
-            header.put("ll_sweep_tokens", settings.llPoints());
-            header.put("seed", seed);
-            header.put("time", "median over iters of the time from a barrier all ranks pass to the moment all ranks are done");
-            header.put("logical_bytes", "bytes a rank receives (dispatch) or sends back (combine), own tokens included,"
-                    + " mean over ranks; bf16 rows 2*hidden, fp8 rows hidden + 4*hidden/128; low-latency rows per (token, expert)");
-            header.put("baseline", baseline.name());
-            header.put("baseline_description", baseline.description());
-            header.put("baseline_schedule", "interleaved: at the table's sizes every call of a case is preceded by one"
-                    + " baseline repetition on the same rank threads; both medians come from the same iterations");
             SmSweep.Result sweepResult = null;
             if (group.backend().equals("cuda")) {
                 int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
@@ -194,28 +169,37 @@ public final class BenchCommand implements Callable<Integer> {
                     stdout.print(sweepResult.table().render());
                 }
             }
+            BenchFile file = new BenchFile(Main.Version.version(), System.getProperty("java.version"),
+                    Runtime.getRuntime().availableProcessors(), System.getProperty("os.name") + " " + System.getProperty("os.arch"),
+                    group.backend(), r, t, h, k, e, sms, it, wu, ll, settings.normalPoints(), settings.llPoints(), seed,
+                    "median over iters of the time from a barrier all ranks pass to the moment all ranks are done",
+                    "bytes a rank receives (dispatch) or sends back (combine), own tokens included,"
+                            + " mean over ranks; bf16 rows 2*hidden, fp8 rows hidden + 4*hidden/128;"
+                            + " low-latency rows per (token, expert)",
+                    baseline.name(), baseline.description(),
+                    "interleaved: at the table's sizes every call of a case is preceded by one"
+                            + " baseline repetition on the same rank threads; both medians come from the same iterations",
+                    BenchReport.rows(outcome.table(), true), BenchReport.rows(outcome.sweep(), false), outcome.notes(),
+                    sweepResult == null ? null : sweepResult.json());
             Path json = out.resolve("bench.json");
-            Map<String, Object> doc = BenchReport.json(header, outcome);
-            if (sweepResult != null) {
-                doc.put("sms_sweep", sweepResult.json());
-            }
-            BenchReport.writeJson(json, doc);
+            Mapper.write(json, file);
             stdout.println("wrote " + json);
-            writePlots(stdout, out, "ep4j bench: " + what, outcome, sweepResult);
+            writePlots(stdout, out, file);
             stdout.flush();
         }
         return Main.EXIT_OK;
     }
 
     /** The PNGs; a runtime without java.desktop (a trimmed JRE) gets a note instead (ep4j plot redraws them). */
-    static void writePlots(PrintWriter stdout, Path out, String title, Bench.Outcome outcome, SmSweep.Result sweep) {
+    static void writePlots(PrintWriter stdout, Path out, BenchFile file) {
         try {
             Path png = out.resolve("bench.png");
-            BenchReport.plot(title, outcome.sweep()).writePng(png);
+            BenchReport.plot(file).writePng(png);
             stdout.println("wrote " + png);
-            if (sweep != null) {
+            LinePlot sms = BenchReport.smsPlot(file);
+            if (sms != null) {
                 Path smsPng = out.resolve("bench-sms.png");
-                sweep.plot("GB/s against SMs, " + title).writePng(smsPng);
+                sms.writePng(smsPng);
                 stdout.println("wrote " + smsPng);
             }
         } catch (LinkageError | java.io.IOException | RuntimeException ex) {

@@ -3,7 +3,7 @@ package ep4j.cli.replay;
 import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
-import ep4j.cli.json.Json;
+import ep4j.cli.json.Mapper;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +62,7 @@ public final class ReplayCommand implements Callable<Integer> {
         try (EpGroup group = EpGroup.open(GroupSpec.ranks(replay.meta().ranks()).backend(backend))) {
             List<Replay.RankSummary> summaries = replay.run(group, out);
             Files.createDirectories(out);
-            Files.writeString(out.resolve("replay.json"), Json.write(replay.describe(summaries)));
+            Mapper.write(out.resolve("replay.json"), replay.describe(summaries));
             for (Replay.RankSummary s : summaries) {
                 stdout.println("rank " + s.rank() + ": " + s.tokens() + " tokens, received " + s.recvRows() + " rows"
                         + (lowLatency ? ", low-latency " + s.llRecvRows() + " rows" : ""));

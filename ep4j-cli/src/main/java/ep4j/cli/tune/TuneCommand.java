@@ -89,7 +89,7 @@ public final class TuneCommand implements Callable<Integer> {
             Files.createDirectories(out);
             Path png = out.resolve("tune.png");
             try {
-                result.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden).writePng(png);
+                SmSweep.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden, result.json()).writePng(png);
                 stdout.println("wrote " + png);
             } catch (LinkageError | RuntimeException ex) {
                 stdout.println("note: no PNG written (" + ex + ")");
