@@ -4,17 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,8 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
  * Maven build started from inside the test would race the one running it.
  */
 class LauncherTest {
-    private static final long TIMEOUT_SECONDS = 120;
-
     @TempDir
     Path dir;
 
@@ -40,46 +34,19 @@ class LauncherTest {
         return p;
     }
 
-    /** The class path of this test run (surefire names it; java.class.path may be a manifest-only jar). */
-    static String classPath() {
-        String cp = System.getProperty("surefire.test.class.path");
-        return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
-    }
-
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
-        }
-    }
-
-    Result run(String... args) throws IOException, InterruptedException {
+    ChildRun run(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(script().toString());
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
-        Map<String, String> env = pb.environment();
-        env.put("JAVA_HOME", System.getProperty("java.home"));
-        env.put("EP4J_CLASSPATH", classPath());
-        env.remove("EP4J_JAVA_OPTS");
-        File out = dir.resolve("stdout.txt").toFile();
-        File err = dir.resolve("stderr.txt").toFile();
-        pb.redirectOutput(out).redirectError(err);
-        Process p = pb.start();
-        if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-            fail("bin/ep4j " + String.join(" ", args) + " did not end within " + TIMEOUT_SECONDS + " s");
-        }
-        return new Result(p.exitValue(), Files.readString(out.toPath(), StandardCharsets.UTF_8),
-                Files.readString(err.toPath(), StandardCharsets.UTF_8));
+        return ChildRun.of(dir, Map.of("JAVA_HOME", System.getProperty("java.home"), "EP4J_CLASSPATH",
+                ChildRun.classPath()), cmd);
     }
 
     @Test
     void aFailureReachesTheUserAsOneErrorLine() throws Exception {
         Path missing = dir.resolve("no-such-case");
         Path out = dir.resolve("out");
-        Result r = run("replay", "--in", missing.toString(), "--out", out.toString(), "--backend", "cpu");
+        ChildRun r = run("replay", "--in", missing.toString(), "--out", out.toString(), "--backend", "cpu");
         assertNotEquals(0, r.code(), r.toString());
         assertEquals(1, r.code(), r.toString());
         List<String> lines = r.err().strip().lines().toList();
@@ -92,11 +59,11 @@ class LauncherTest {
 
     @Test
     void usageErrorsAndTheProgressBarReachStderr() throws Exception {
-        Result usage = run("bench", "--no-such-option");
+        ChildRun usage = run("bench", "--no-such-option");
         assertEquals(2, usage.code(), usage.toString());
         assertTrue(usage.err().contains("--no-such-option"), usage.toString());
 
-        Result bench = run("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "1", "--warmup", "0",
+        ChildRun bench = run("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "1", "--warmup", "0",
                 "--sweep-tokens", "32", "--ll-sweep-tokens", "4", "--progress", "--out", dir.resolve("b").toString());
         assertEquals(0, bench.code(), bench.toString());
         assertTrue(bench.err().contains("100%"), bench.toString());

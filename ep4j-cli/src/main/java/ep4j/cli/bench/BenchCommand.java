@@ -4,7 +4,7 @@ import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
 import ep4j.cli.json.Mapper;
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
 import ep4j.spi.Backend;
@@ -190,20 +190,29 @@ public final class BenchCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
-    /** The PNGs; a runtime without java.desktop (a trimmed JRE) gets a note instead (ep4j plot redraws them). */
+    /**
+     * The PNGs. A Java runtime without java.desktop (a trimmed one, as on the GPU machines) gets a
+     * note instead, and so does a failure to draw or write them: bench.json is written already and
+     * {@code ep4j plot} draws them from it elsewhere.
+     */
     static void writePlots(PrintWriter stdout, Path out, BenchFile file) {
+        String redraw = "`ep4j plot --in " + out + "` draws them from bench.json";
+        if (!Chart.canDraw()) {
+            stdout.println("note: no PNG written: " + Chart.cannotDrawReason() + "; " + redraw);
+            return;
+        }
         try {
             Path png = out.resolve("bench.png");
             BenchReport.plot(file).writePng(png);
             stdout.println("wrote " + png);
-            LinePlot sms = BenchReport.smsPlot(file);
+            Chart sms = BenchReport.smsPlot(file);
             if (sms != null) {
                 Path smsPng = out.resolve("bench-sms.png");
                 sms.writePng(smsPng);
                 stdout.println("wrote " + smsPng);
             }
-        } catch (LinkageError | java.io.IOException | RuntimeException ex) {
-            stdout.println("note: no PNG written (" + ex + "); `ep4j plot --in " + out + "` draws them from bench.json");
+        } catch (java.io.IOException | RuntimeException | LinkageError | InternalError ex) {
+            stdout.println("note: no PNG written (" + Main.oneLine(ex) + "); " + redraw);
         }
     }
 

@@ -1,6 +1,6 @@
 package ep4j.cli.bench;
 
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.Table;
 import java.util.List;
 import java.util.Locale;
@@ -34,8 +34,8 @@ public final class BenchReport {
     }
 
     /** Time against tokens, one line per case, log-log (low-latency cases sit at their own, smaller sizes). */
-    public static LinePlot plot(BenchFile file) {
-        LinePlot p = new LinePlot(960, 600).title(file.title()).xLabel("tokens per rank").yLabel("time per call (us)")
+    public static Chart plot(BenchFile file) {
+        Chart p = new Chart(960, 600).title(file.title()).xLabel("tokens per rank").yLabel("time per call (us)")
                 .logX(true).logY(true);
         for (BenchCase c : BenchCase.values()) {
             List<BenchFile.Row> rs = file.sweepOf(c);
@@ -48,7 +48,7 @@ public final class BenchReport {
     }
 
     /** Logical GB/s (GPU time) against SMs, one line per kernel; null when the file has no SM sweep. */
-    public static LinePlot smsPlot(BenchFile file) {
+    public static Chart smsPlot(BenchFile file) {
         return file.smsSweep() == null || file.smsSweep().isEmpty() ? null
                 : SmSweep.plot("GB/s against SMs, " + file.title(), file.smsSweep());
     }

@@ -1,7 +1,7 @@
 package ep4j.cli.bench;
 
 import ep4j.cli.Main;
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,10 +28,14 @@ public final class PlotCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--in " + in + ": no such folder (expected the --out folder of ep4j bench)");
         }
         BenchFile file = BenchFile.read(in.resolve("bench.json"));
+        if (!Chart.canDraw()) {
+            throw new UnsupportedOperationException("ep4j plot cannot draw here: " + Chart.cannotDrawReason()
+                    + "; run it with a full JDK");
+        }
         Path png = in.resolve("bench.png");
         BenchReport.plot(file).writePng(png);
         stdout.println("wrote " + png);
-        LinePlot sms = BenchReport.smsPlot(file);
+        Chart sms = BenchReport.smsPlot(file);
         if (sms != null) {
             Path smsPng = in.resolve("bench-sms.png");
             sms.writePng(smsPng);

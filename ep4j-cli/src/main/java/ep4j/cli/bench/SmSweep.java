@@ -10,7 +10,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Table;
 import ep4j.cuda.KernelTimer;
@@ -63,9 +63,9 @@ public final class SmSweep {
     }
 
     /** Logical GB/s (GPU time) against SMs, one line per kernel. */
-    public static LinePlot plot(String title, List<BenchFile.SmPoint> points) {
+    public static Chart plot(String title, List<BenchFile.SmPoint> points) {
         double[] x = points.stream().mapToDouble(BenchFile.SmPoint::sms).toArray();
-        LinePlot p = new LinePlot(960, 600).title(title).xLabel("SMs").yLabel("logical GB/s (GPU time)");
+        Chart p = new Chart(960, 600).title(title).xLabel("SMs").integerX(true).yLabel("logical GB/s (GPU time)");
         p.add("dispatch bf16", x, points.stream().mapToDouble(BenchFile.SmPoint::dispatchBf16Gbps).toArray());
         p.add("dispatch fp8", x, points.stream().mapToDouble(BenchFile.SmPoint::dispatchFp8Gbps).toArray());
         p.add("combine bf16", x, points.stream().mapToDouble(BenchFile.SmPoint::combineGbps).toArray());
