@@ -150,9 +150,10 @@ public final class BenchCommand implements Callable<Integer> {
                     + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
             stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
             stdout.print(BenchReport.table(outcome.table()).render());
-            stdout.println("time: wall clock of the collective call; gpu: CUDA-event span of its kernels; logical GB/s:"
-                    + " bytes a rank receives (own tokens included) / time; cross GB/s: bytes that crossed to another"
-                    + " rank (NVLink) / time;");
+            stdout.println("time: median wall clock of the collective call; p50, p99: percentiles of the calls"
+                    + " (HdrHistogram, " + Latency.DIGITS + " significant digits); max: the slowest call; gpu: CUDA-event"
+                    + " span of its kernels; logical GB/s: bytes a rank receives (own tokens included) / time;"
+                    + " cross GB/s: bytes that crossed to another rank (NVLink) / time;");
             stdout.println("baseline: " + baseline.name() + " (" + baseline.description() + ") of "
                     + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / time");
             outcome.notes().forEach(n -> stdout.println("note: " + n));

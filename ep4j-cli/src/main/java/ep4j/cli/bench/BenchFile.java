@@ -28,18 +28,22 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
         List<Row> results, @JsonProperty(required = true) List<Row> sweep, List<String> notes,
         List<SmPoint> smsSweep) {
 
-    /** One case at one size. The baseline figures are in the table's rows only. */
+    /**
+     * One case at one size: {@code time_us} is the median call, {@code p50_us} and {@code p99_us}
+     * percentiles from an HdrHistogram (see {@link Latency}; absent from files of older versions).
+     * The baseline figures are in the table's rows only.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Row(@JsonProperty(value = "case", required = true) String benchCase, int ranks,
             @JsonProperty(required = true) int tokens, int hidden, @JsonProperty(required = true) double timeUs,
-            Double minUs, Double meanUs, Double maxUs, Integer samples, Double bytesPerRank, Double gpuUs,
+            Double p50Us, Double p99Us, Double maxUs, Double minUs, Double meanUs, Integer samples, Double bytesPerRank, Double gpuUs,
             Double logicalGbps, Double crossBytesPerRank, Double crossGbps, String baseline, Double baselineUs,
             Double baselineGbps, Double ratio) {
 
         static Row of(BenchResult r, boolean withBaseline) {
-            long[] s = r.samplesNanos();
-            return new Row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), r.timeMicros(),
-                    Stats.min(s) / 1e3, Stats.mean(s) / 1e3, Stats.max(s) / 1e3, s.length, r.bytesPerRank(),
+            Latency l = r.latency();
+            return new Row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), l.median() / 1e3, l.p50() / 1e3,
+                    l.p99() / 1e3, l.max() / 1e3, l.min() / 1e3, l.mean() / 1e3, l.samples(), r.bytesPerRank(),
                     r.gpuMicros(), r.logicalGBps(), r.crossBytesPerRank(), r.crossGBps(),
                     withBaseline ? r.baselineName() : null, withBaseline ? r.baselineSeconds() * 1e6 : null,
                     withBaseline ? r.baselineGBps() : null, withBaseline ? r.ratio() : null);

@@ -8,8 +8,8 @@ import java.util.Locale;
 /** The table and the plots of a benchmark run. */
 public final class BenchReport {
     public static final String[] COLUMNS = {
-        "case", "ranks", "tokens", "hidden", "time us", "gpu us", "logical GB/s", "cross GB/s", "baseline GB/s",
-        "ratio"};
+        "case", "ranks", "tokens", "hidden", "time us", "p50 us", "p99 us", "max us", "gpu us", "logical GB/s",
+        "cross GB/s", "baseline GB/s", "ratio"};
 
     private BenchReport() {
     }
@@ -17,8 +17,9 @@ public final class BenchReport {
     public static Table table(List<BenchResult> results) {
         Table t = new Table(COLUMNS);
         for (BenchResult r : results) {
-            t.row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), fmt(r.timeMicros(), 1),
-                    fmt(r.gpuMicros(), 1), fmt(r.logicalGBps(), 2), fmt(r.crossGBps(), 2), fmt(r.baselineGBps(), 2),
+            Latency l = r.latency();
+            t.row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), fmt(l.median() / 1e3, 1),
+                    fmt(l.p50() / 1e3, 1), fmt(l.p99() / 1e3, 1), fmt(l.max() / 1e3, 1), fmt(r.gpuMicros(), 1), fmt(r.logicalGBps(), 2), fmt(r.crossGBps(), 2), fmt(r.baselineGBps(), 2),
                     fmt(r.ratio(), 2));
         }
         return t;

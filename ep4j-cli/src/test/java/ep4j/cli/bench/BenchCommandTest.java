@@ -50,12 +50,17 @@ class BenchCommandTest {
             assertEquals("2", cells[0], row);
             assertEquals(cases[i].lowLatency() ? "16" : "128", cells[1], row);
             assertEquals("256", cells[2], row);
-            // time, gpu (none on the CPU), logical GB/s, cross GB/s, baseline GB/s, ratio. The table
-            // rounds to two decimals, so a few kilobytes over a slow call may print 0.00; the JSON
-            // below checks that the unrounded figures are positive.
-            assertTrue(Double.parseDouble(cells[3]) > 0, row);
-            assertEquals("-", cells[4], row);
-            for (int c = 5; c <= 8; c++) {
+            // time (median), p50, p99, max, gpu (none on the CPU), logical GB/s, cross GB/s, baseline
+            // GB/s, ratio. The table rounds to two decimals, so a few kilobytes over a slow call may
+            // print 0.00; the JSON below checks that the unrounded figures are positive.
+            double median = Double.parseDouble(cells[3]);
+            double p50 = Double.parseDouble(cells[4]);
+            double p99 = Double.parseDouble(cells[5]);
+            double max = Double.parseDouble(cells[6]);
+            assertTrue(median > 0 && p50 > 0, row);
+            assertTrue(p50 <= p99 && p99 <= max, row);
+            assertEquals("-", cells[7], row);
+            for (int c = 8; c <= 11; c++) {
                 assertTrue(Double.parseDouble(cells[c]) >= 0, row);
             }
         }
@@ -79,6 +84,8 @@ class BenchCommandTest {
             assertTrue(r.ratio() > 0, r.toString());
             assertTrue(r.logicalGbps() > 0, r.toString());
             assertEquals(null, r.gpuUs(), "no GPU time on the CPU: null in the file, " + r);
+            assertTrue(r.minUs() <= r.p50Us() && r.p50Us() <= r.p99Us() && r.p99Us() <= r.maxUs(), r.toString());
+            assertTrue(r.minUs() <= r.timeUs() && r.timeUs() <= r.maxUs(), r.toString());
         }
         // Sweep: 16, 32, 64, 128 normal tokens and 2, 4, 8, 16 low-latency tokens, every case.
         assertEquals(4 * 6, file.sweep().size());
@@ -98,8 +105,12 @@ class BenchCommandTest {
                 assertTrue(written.has(key), "bench.json lacks \"" + key + "\"");
             }
         }
-        assertEquals(names(published.get("results").get(0)), names(written.get("results").get(0)));
-        assertEquals(names(published.get("sweep").get(0)), names(written.get("sweep").get(0)));
+        Set<String> resultNames = names(written.get("results").get(0));
+        Set<String> sweepNames = names(written.get("sweep").get(0));
+        assertTrue(resultNames.containsAll(names(published.get("results").get(0))), resultNames.toString());
+        assertTrue(sweepNames.containsAll(names(published.get("sweep").get(0))), sweepNames.toString());
+        assertTrue(resultNames.containsAll(List.of("p50_us", "p99_us", "max_us")), resultNames.toString());
+        assertTrue(sweepNames.containsAll(List.of("p50_us", "p99_us", "max_us")), sweepNames.toString());
         assertTrue(written.get("results").get(0).get("gpu_us").isNull());
 
         BufferedImage png = ImageIO.read(out.resolve("bench.png").toFile());
