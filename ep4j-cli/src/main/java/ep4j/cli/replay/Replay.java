@@ -50,6 +50,12 @@ public final class Replay {
     public record Options(boolean fp8, boolean lowLatency, int maxTokens) {
     }
 
+    /** Where the results go: {@link Npy#write}, or a test's stand-in. */
+    @FunctionalInterface
+    public interface Sink {
+        void write(Path file, NpyArray array) throws IOException;
+    }
+
     /** Per rank: tokens in, rows received by normal dispatch, rows received by low-latency dispatch. */
     public record RankSummary(int rank, int tokens, long recvRows, long llRecvRows) {
     }
@@ -96,6 +102,11 @@ public final class Replay {
 
     /** Runs on {@code group} (of meta.ranks ranks) and writes {@code out/rankR/*.npy}. */
     public List<RankSummary> run(EpGroup group, Path out) {
+        return run(group, out, Npy::write);
+    }
+
+    /** Runs on {@code group} (of meta.ranks ranks) and hands every result to {@code sink} as {@code out/rankR/*.npy}. */
+    public List<RankSummary> run(EpGroup group, Path out, Sink sink) {
         if (group.size() != meta.ranks()) {
             throw new ReplayException("group has " + group.size() + " ranks, meta.json says " + meta.ranks());
         }
@@ -105,11 +116,11 @@ public final class Replay {
             spec.lowLatency(maxTokens, meta.experts());
         }
         try (EpBuffers buffers = group.allocate(spec)) {
-            return group.onEachRank(r -> runRank(group, buffers.rank(r), inputs.get(r), out.resolve("rank" + r)));
+            return group.onEachRank(r -> runRank(group, buffers.rank(r), inputs.get(r), out.resolve("rank" + r), sink));
         }
     }
 
-    private RankSummary runRank(EpGroup group, EpBuffer buf, RankInput in, Path dir) throws IOException {
+    private RankSummary runRank(EpGroup group, EpBuffer buf, RankInput in, Path dir, Sink sink) throws IOException {
         int r = in.rank();
         int t = in.tokens();
         int h = meta.hidden();
@@ -143,9 +154,9 @@ public final class Replay {
                     Tensor combineIn;
                     if (options.fp8()) {
                         try (Tensor rq = group.download(d.x()); Tensor rs = group.download(d.scales())) {
-                            Npy.write(dir.resolve("recv_x_fp8.npy"),
+                            sink.write(dir.resolve("recv_x_fp8.npy"),
                                     copy(NpyType.UINT8, rq.segment(), recvRows, h));
-                            Npy.write(dir.resolve("recv_scales.npy"),
+                            sink.write(dir.resolve("recv_scales.npy"),
                                     copy(NpyType.FLOAT32, rs.segment(), recvRows, h / Fp8Quantizer.BLOCK));
                             try (Tensor deq = dequantizeToBf16(rq, rs, recvRows, h)) {
                                 combineIn = group.upload(r, deq);
@@ -153,21 +164,21 @@ public final class Replay {
                         }
                     } else {
                         try (Tensor rx = group.download(d.x())) {
-                            Npy.write(dir.resolve("recv_x.npy"), bf16ToF32(rx.segment(), recvRows, h));
+                            sink.write(dir.resolve("recv_x.npy"), bf16ToF32(rx.segment(), recvRows, h));
                         }
                         combineIn = d.x();
                     }
                     try (Tensor ri = group.download(d.topkIdx());
                          Tensor rw = group.download(d.topkWeights());
                          Tensor tpe = group.download(d.tokensPerExpert())) {
-                        Npy.write(dir.resolve("recv_topk_idx.npy"), copy(NpyType.INT64, ri.segment(), recvRows, k));
-                        Npy.write(dir.resolve("recv_topk_weights.npy"), copy(NpyType.FLOAT32, rw.segment(), recvRows, k));
-                        Npy.write(dir.resolve("recv_tokens_per_expert.npy"),
+                        sink.write(dir.resolve("recv_topk_idx.npy"), copy(NpyType.INT64, ri.segment(), recvRows, k));
+                        sink.write(dir.resolve("recv_topk_weights.npy"), copy(NpyType.FLOAT32, rw.segment(), recvRows, k));
+                        sink.write(dir.resolve("recv_tokens_per_expert.npy"),
                                 NpyArray.ofInts(tpe.toIntArray(), meta.localExperts()));
                     }
                     try (Combined c = buf.combine(CombineArgs.of(combineIn, d.handle()))) {
                         try (Tensor cx = group.download(c.x())) {
-                            Npy.write(dir.resolve("combined_x.npy"), bf16ToF32(cx.segment(), t, h));
+                            sink.write(dir.resolve("combined_x.npy"), bf16ToF32(cx.segment(), t, h));
                         }
                     } finally {
                         if (combineIn != d.x()) {
@@ -177,14 +188,14 @@ public final class Replay {
                 }
             }
             if (options.lowLatency()) {
-                llRows = lowLatency(group, buf, r, t, x, idx, w, dir);
+                llRows = lowLatency(group, buf, r, t, x, idx, w, dir, sink);
             }
         }
         return new RankSummary(r, t, recvRows, llRows);
     }
 
-    private long lowLatency(EpGroup group, EpBuffer buf, int r, int t, Tensor x, Tensor idx, Tensor w, Path dir)
-            throws IOException {
+    private long lowLatency(EpGroup group, EpBuffer buf, int r, int t, Tensor x, Tensor idx, Tensor w, Path dir,
+            Sink sink) throws IOException {
         int h = meta.hidden();
         int l = meta.localExperts();
         long cap = (long) meta.ranks() * maxTokens;
@@ -197,7 +208,7 @@ public final class Replay {
         try (Tensor c = group.download(d.recvCount())) {
             counts = c.toIntArray();
         }
-        Npy.write(dir.resolve("ll_recv_count.npy"), NpyArray.ofInts(counts, l));
+        sink.write(dir.resolve("ll_recv_count.npy"), NpyArray.ofInts(counts, l));
         long rows = 0;
         for (int c : counts) {
             rows += c;
@@ -216,8 +227,8 @@ public final class Replay {
                         dequantizeRows(q.data(), e * cap * h, s.data(), e * cap * sb * 4, rowsOf, h,
                                 yh.segment(), e * cap * h * 2);
                     }
-                    Npy.write(dir.resolve("ll_recv_x_fp8.npy"), q);
-                    Npy.write(dir.resolve("ll_recv_scales.npy"), s);
+                    sink.write(dir.resolve("ll_recv_x_fp8.npy"), q);
+                    sink.write(dir.resolve("ll_recv_scales.npy"), s);
                     y = group.upload(r, yh);
                 }
             }
@@ -226,13 +237,13 @@ public final class Replay {
                 for (int e = 0; e < l; e++) {
                     MemorySegment.copy(rx.segment(), e * cap * h * 2, yh.segment(), e * cap * h * 2, counts[e] * (long) h * 2);
                 }
-                Npy.write(dir.resolve("ll_recv_x.npy"), reshape(bf16ToF32(yh.segment(), l * cap, h), l, cap, h));
+                sink.write(dir.resolve("ll_recv_x.npy"), reshape(bf16ToF32(yh.segment(), l * cap, h), l, cap, h));
                 y = group.upload(r, yh);
             }
         }
         try (y; LowLatencyCombined c = buf.lowLatencyCombine(LowLatencyCombineArgs.of(y, idx, w, d.handle()));
              Tensor cx = group.download(c.x())) {
-            Npy.write(dir.resolve("ll_combined_x.npy"), bf16ToF32(cx.segment(), t, h));
+            sink.write(dir.resolve("ll_combined_x.npy"), bf16ToF32(cx.segment(), t, h));
         }
         return rows;
     }
