@@ -25,11 +25,14 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
+import java.util.stream.Stream;
 
 /**
  * Replays a saved case: layout, normal dispatch (bf16, or fp8 quantized on the host per DESIGN
@@ -78,6 +81,7 @@ public final class Replay {
         if (options.fp8() && meta.hidden() % Fp8Quantizer.BLOCK != 0) {
             throw new ReplayException("--fp8 needs hidden to be a multiple of 128; meta.json says " + meta.hidden());
         }
+        checkRankFolders(in, meta);
         List<RankInput> inputs = new ArrayList<>();
         int maxT = 0;
         for (int r = 0; r < meta.ranks(); r++) {
@@ -90,6 +94,26 @@ public final class Replay {
             throw new ReplayException("--max-tokens " + llMax + " is below the largest token count of a rank (" + maxT + ")");
         }
         return new Replay(meta, inputs, options, llMax);
+    }
+
+    /** rank0/ to rank{R-1}/ and no other rankN/: the folders must agree with meta.json's ranks. */
+    private static void checkRankFolders(Path in, ReplayMeta meta) throws IOException {
+        Path file = in.resolve("meta.json");
+        String expected = meta.ranks() == 1 ? "expected rank0/ only" : "expected rank0/ to rank" + (meta.ranks() - 1) + "/";
+        for (int r = 0; r < meta.ranks(); r++) {
+            if (!Files.isDirectory(in.resolve("rank" + r))) {
+                throw new ReplayException(file + ": \"ranks\" = " + meta.ranks() + ", but there is no rank" + r + "/ in "
+                        + in + " (" + expected + ")");
+            }
+        }
+        try (Stream<Path> entries = Files.list(in)) {
+            OptionalInt extra = entries.map(p -> p.getFileName().toString()).filter(n -> n.matches("rank\\d{1,9}"))
+                    .mapToInt(n -> Integer.parseInt(n.substring(4))).filter(r -> r >= meta.ranks()).min();
+            if (extra.isPresent()) {
+                throw new ReplayException(file + ": \"ranks\" = " + meta.ranks() + ", but rank" + extra.getAsInt()
+                        + "/ exists too (" + expected + ")");
+            }
+        }
     }
 
     public ReplayMeta meta() {
