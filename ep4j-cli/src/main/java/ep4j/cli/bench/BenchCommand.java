@@ -11,7 +11,9 @@ import ep4j.spi.Backend;
 import ep4j.spi.Backends;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
@@ -34,7 +36,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4.")
     Integer ranks;
 
-    @Option(names = "--tokens", description = "Tokens per rank of the normal cases. Default: 4096 (--quick: 128).")
+    @Option(names = "--tokens", description = "Tokens per rank of the normal cases. Default: 4096 (--quick: 128); on the CPU"
+            + " backend halved until the run fits the memory budget (3.5 GiB or half the machine's memory).")
     Integer tokens;
 
     @Option(names = "--hidden", description = "Hidden size. Default: 7168 (--quick: 256).")
@@ -59,7 +62,8 @@ public final class BenchCommand implements Callable<Integer> {
             + GPU_WARMUP + " on the GPU (its host path is short, so the calls should time JIT-compiled code) (--quick: 1).")
     Integer warmup;
 
-    @Option(names = "--ll-tokens", description = "Tokens per rank of the low-latency cases. Default: 128 (--quick: 16).")
+    @Option(names = "--ll-tokens", description = "Tokens per rank of the low-latency cases. Default: 128 (--quick: 16); on the CPU"
+            + " backend halved until the run fits the memory budget.")
     Integer llTokens;
 
     @Option(names = "--sweep-tokens", split = ",", paramLabel = "T",
@@ -139,6 +143,29 @@ public final class BenchCommand implements Callable<Integer> {
             if (warmup == null && !quick && "cuda".equals(group.backend())) {
                 wu = GPU_WARMUP;
             }
+            List<String> notes = new ArrayList<>();
+            if ("cpu".equals(group.backend()) && !quick) {
+                // Host memory is the limit on the CPU: size the defaults to the machine, say so.
+                long physical = CpuSizing.physicalBytes();
+                CpuSizing.Choice c = CpuSizing.choose(tokens, llTokens, r, h, k, e, physical);
+                t = c.tokens();
+                ll = c.llTokens();
+                sweep = sweepTokens != null ? sweepTokens : fractions(t);
+                llSweep = llSweepTokens != null ? llSweepTokens : fractions(ll);
+                if (tokens == null || llTokens == null) {
+                    String line = c.describe(r, h, k, e);
+                    stdout.println("ep4j bench: " + line);
+                    stdout.flush();
+                    notes.add(line);
+                }
+                if (physical > 0 && c.peakBytes() > physical * 0.9) {
+                    String warn = "this run may need about " + CpuSizing.gb(c.peakBytes()) + " GB of memory, and this"
+                            + " machine has " + CpuSizing.gb(physical) + " GB; smaller --tokens or --ll-tokens need less";
+                    stdout.println("note: " + warn);
+                    stdout.flush();
+                    notes.add(warn);
+                }
+            }
             Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweep, seed);
             Baseline baseline = Baselines.forGroup(group);
             Bench bench = new Bench(settings, group, baseline, bar);
@@ -180,7 +207,8 @@ public final class BenchCommand implements Callable<Integer> {
                     baseline.name(), baseline.description(),
                     "interleaved: at the table's sizes every call of a case is preceded by one"
                             + " baseline repetition on the same rank threads; both medians come from the same iterations",
-                    BenchReport.rows(outcome.table(), true), BenchReport.rows(outcome.sweep(), false), outcome.notes(),
+                    BenchReport.rows(outcome.table(), true), BenchReport.rows(outcome.sweep(), false),
+                    concat(notes, outcome.notes()),
                     sweepResult == null ? null : sweepResult.json());
             Path json = out.resolve("bench.json");
             Mapper.write(json, file);
@@ -215,6 +243,12 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (java.io.IOException | RuntimeException | LinkageError | InternalError ex) {
             stdout.println("note: no PNG written (" + Main.oneLine(ex) + "); " + redraw);
         }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     private int pick(Integer given, int full, int small) {

@@ -126,6 +126,28 @@ class BenchCommandTest {
     }
 
     @Test
+    void theCpuDefaultsAreSizedToTheMachineAndSaySo() throws Exception {
+        Path out = dir.resolve("sized");
+        CliRun run = CliRun.of("bench", "--backend", "cpu", "--ranks", "2", "--hidden", "256", "--topk", "4",
+                "--experts", "16", "--iters", "1", "--warmup", "0", "--sweep-tokens", "64", "--ll-sweep-tokens", "4",
+                "--out", out.toString());
+        assertEquals(0, run.code(), run.toString());
+        String first = run.out().lines().findFirst().orElse("");
+        assertTrue(first.startsWith("ep4j bench: CPU backend: 4096 tokens per rank, low-latency 128, about "), first);
+        assertTrue(first.contains("GB of memory at most (budget "), first);
+        BenchFile file = BenchFile.read(out.resolve("bench.json"));
+        assertEquals(4096, file.tokens());
+        assertEquals(128, file.llTokens());
+        assertTrue(file.notes().get(0).startsWith("CPU backend: 4096 tokens per rank"), file.notes().toString());
+
+        CliRun given = CliRun.of("bench", "--backend", "cpu", "--ranks", "2", "--hidden", "256", "--topk", "4",
+                "--experts", "16", "--tokens", "32", "--ll-tokens", "4", "--iters", "1", "--warmup", "0",
+                "--out", dir.resolve("given").toString());
+        assertEquals(0, given.code(), given.toString());
+        assertFalse(given.out().contains("CPU backend:"), "sizes given: nothing chosen, nothing said\n" + given);
+    }
+
+    @Test
     void forcedProgressDrawsOnStderr() {
         CliRun run = CliRun.of("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "1", "--warmup", "0",
                 "--sweep-tokens", "32", "--ll-sweep-tokens", "4", "--progress", "--out", dir.resolve("p").toString());
