@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The bench in a Java runtime without java.desktop, as the trimmed runtime of the GPU machines
  * is (../shared/device/prepare links java.base, jdk.unsupported, java.management and
- * java.logging): a child JVM limited to those modules writes bench.json and a note instead of
- * the PNGs, and ep4j plot then draws them from that file here.
+ * java.logging; no jdk.management either): a child JVM limited to those modules writes
+ * bench.json and a note instead of the PNGs, and ep4j plot then draws them from that file here.
  */
 class NoDesktopTest {
     static final String DEVICE_MODULES = "java.base,jdk.unsupported,java.management,java.logging";
@@ -36,9 +36,13 @@ class NoDesktopTest {
     @Test
     void benchWritesJsonAndANoteThenPlotDrawsElsewhere() throws Exception {
         Path out = dir.resolve("b");
-        ChildRun bench = trimmed("bench", "--quick", "--backend", "cpu", "--ranks", "2", "--iters", "1", "--warmup", "0",
-                "--sweep-tokens", "32", "--ll-sweep-tokens", "4", "--out", out.toString());
+        // Not --quick, so the CPU sizing runs too: it reads the machine's memory without jdk.management.
+        ChildRun bench = trimmed("bench", "--backend", "cpu", "--ranks", "2", "--hidden", "256", "--topk", "4",
+                "--experts", "16", "--iters", "1", "--warmup", "0", "--sweep-tokens", "32", "--ll-sweep-tokens", "4",
+                "--out", out.toString());
         assertEquals(0, bench.code(), bench.toString());
+        assertTrue(bench.out().contains("ep4j bench: CPU backend: 4096 tokens per rank"), bench.toString());
+        assertFalse(bench.out().contains("this machine's memory (unknown)"), bench.toString());
         assertTrue(bench.out().contains("wrote " + out.resolve("bench.json")), bench.toString());
         assertTrue(bench.out().contains("note: no PNG written: the Java runtime at "), bench.toString());
         assertTrue(bench.out().contains("has no java.desktop module"), bench.toString());
