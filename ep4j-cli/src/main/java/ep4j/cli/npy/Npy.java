@@ -114,9 +114,11 @@ public final class Npy {
     }
 
     private static void readFully(FileChannel ch, ByteBuffer bb, String source, String what) throws IOException {
+        long needed = ch.position() + bb.remaining();
         while (bb.hasRemaining()) {
             if (ch.read(bb) < 0) {
-                throw new NpyFormatException(source, "file ends inside " + what + " (truncated file?)");
+                throw new NpyFormatException(source, ch.size() + " bytes, but " + what + " ends at byte " + needed
+                        + " (truncated file?)");
             }
         }
     }
