@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import ep4j.cli.CliRun;
 import ep4j.cli.json.Mapper;
 import java.awt.image.BufferedImage;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
