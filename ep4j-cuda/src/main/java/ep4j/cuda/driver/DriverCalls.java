@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.LongAdder;
  * How many times each driver function was called in this process, by exact exported symbol
  * ({@code cuMemAlloc_v2}, {@code cuMemFreeAsync}, ...). Always on: it is how tests and users
  * check the rule of DESIGN section 3 that a warm rank never calls {@code cuMemAlloc_v2},
- * {@code cuMemFree_v2}, {@code cuMemFreeHost} or {@code cuModuleLoadData} (calls that wait for
- * every kernel on the GPU).
+ * {@code cuMemFree_v2}, {@code cuMemFreeHost} or {@code cuModuleLoadData} (measured on H200,
+ * driver 580: cuMemFree, cuMemFreeHost and cuModuleLoad wait for every kernel on the GPU, so a
+ * kernel spinning for a peer stalls them).
  *
  * <p>How: every handle in {@link Cu} is bound through {@link #counting}, which folds a
  * {@link LongAdder#increment()} in front of the downcall ({@link MethodHandles#foldArguments}

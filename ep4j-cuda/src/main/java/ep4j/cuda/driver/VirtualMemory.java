@@ -20,14 +20,18 @@ public final class VirtualMemory {
     }
 
     /**
-     * The allocation granularity in bytes of pinned memory on {@code device}, exportable as
-     * {@code handleTypes} (a {@code CU_MEM_HANDLE_TYPE_*} mask): the {@code recommended} one (for
-     * performance) or the minimum one (what the driver requires).
+     * The allocation granularity in bytes of pinned memory on {@code context}'s device,
+     * exportable as {@code handleTypes} (a {@code CU_MEM_HANDLE_TYPE_*} mask): the
+     * {@code recommended} one (for performance) or the minimum one (what the driver requires).
+     * Asked with {@code context} current.
      */
-    public static long granularity(CudaDevice device, int handleTypes, boolean recommended) {
+    public static long granularity(CudaContext context, int handleTypes, boolean recommended) {
         Driver.require();
+        context.ensureOpen();
+        context.activate();
+        int ordinal = context.device().ordinal();
         MemorySegment scratch = Scratch.get();
-        MemorySegment prop = DriverStructs.allocationProp(scratch, device.ordinal(), handleTypes);
+        MemorySegment prop = DriverStructs.allocationProp(scratch, ordinal, handleTypes);
         MemorySegment out = scratch.asSlice(64, 8);
         int option = recommended ? CudaConstants.CU_MEM_ALLOC_GRANULARITY_RECOMMENDED
                 : CudaConstants.CU_MEM_ALLOC_GRANULARITY_MINIMUM;
@@ -38,18 +42,18 @@ public final class VirtualMemory {
             throw Native.rethrow(t);
         }
         if (r != CudaConstants.CUDA_SUCCESS) {
-            throw Driver.failure(r, "cuMemGetAllocationGranularity(device " + device.ordinal() + ", handle types "
+            throw Driver.failure(r, "cuMemGetAllocationGranularity(device " + ordinal + ", handle types "
                     + handleTypes + ", " + (recommended ? "RECOMMENDED" : "MINIMUM") + ")");
         }
         return out.get(JAVA_LONG, 0);
     }
 
     /**
-     * The unit ep4j sizes allocations in on {@code device}: a multiple of both the minimum
-     * (required) and the recommended granularity (2 MiB on Hopper).
+     * The unit in bytes ep4j sizes allocations in on {@code context}'s device: a multiple of both
+     * the minimum (required) and the recommended granularity (2 MiB on Hopper).
      */
-    public static long allocationUnit(CudaDevice device, int handleTypes) {
-        return unit(granularity(device, handleTypes, false), granularity(device, handleTypes, true));
+    public static long allocationUnit(CudaContext context, int handleTypes) {
+        return unit(granularity(context, handleTypes, false), granularity(context, handleTypes, true));
     }
 
     /** The least common multiple of two granularities (both > 0): the recommended one whenever the minimum divides it. */

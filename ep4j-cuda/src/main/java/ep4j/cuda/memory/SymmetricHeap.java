@@ -44,16 +44,16 @@ public final class SymmetricHeap implements AutoCloseable {
             throw new InvalidArgumentException("contexts", contexts, "one context per rank (at least one)");
         }
         Set<CudaDevice> devices = new LinkedHashSet<>();
+        long unit = 1;
         for (int r = 0; r < contexts.size(); r++) {
             CudaContext c = contexts.get(r);
             if (c == null || c.isClosed()) {
                 throw new InvalidArgumentException("contexts[" + r + "]", c, "an open context");
             }
-            devices.add(c.device());
-        }
-        long unit = 1;
-        for (CudaDevice d : devices) {
-            unit = VirtualMemory.unit(unit, VirtualMemory.allocationUnit(d, CudaConstants.CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
+            if (devices.add(c.device())) {
+                unit = VirtualMemory.unit(unit,
+                        VirtualMemory.allocationUnit(c, CudaConstants.CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
+            }
         }
         long size = VirtualMemory.roundUp(bytes, unit);
         List<SymmetricMemory> made = new ArrayList<>(contexts.size());

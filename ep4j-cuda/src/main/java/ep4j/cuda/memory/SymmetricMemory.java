@@ -80,7 +80,7 @@ public final class SymmetricMemory implements AutoCloseable {
                         + "'s memory (cuDeviceCanAccessPeer says device " + peer.ordinal() + " cannot)");
             }
         }
-        long unit = VirtualMemory.allocationUnit(owner, HANDLE_TYPES);
+        long unit = VirtualMemory.allocationUnit(context, HANDLE_TYPES);
         long size = VirtualMemory.roundUp(bytes, unit);
         PhysicalMemory memory = null;
         AddressRange range = null;
@@ -90,7 +90,8 @@ public final class SymmetricMemory implements AutoCloseable {
             range = AddressRange.reserve(context, size, alignment(unit));
             mapping = MemoryMapping.map(range, memory);
             mapping.setAccess(access);
-            try (CudaStream stream = CudaStream.legacyDefault(context)) {
+            // A stream of its own: the legacy default stream would also wait for the context's other work.
+            try (CudaStream stream = CudaStream.create(context)) {
                 DeviceMemory.zeroAsync(mapping.address(), size, stream);
                 stream.synchronize();
             }
@@ -116,7 +117,7 @@ public final class SymmetricMemory implements AutoCloseable {
         }
         Objects.requireNonNull(context, "context");
         requireSupport(context.device());
-        long unit = VirtualMemory.allocationUnit(context.device(), HANDLE_TYPES);
+        long unit = VirtualMemory.allocationUnit(context, HANDLE_TYPES);
         PhysicalMemory memory = null;
         AddressRange range = null;
         MemoryMapping mapping = null;

@@ -112,7 +112,7 @@ class SymmetricMemoryGpuTest {
                 assertEquals(2, count(calls, "cuMemSetAccess"), calls.toString());
 
                 assertEquals(2, heap.ranks());
-                long unit = VirtualMemory.allocationUnit(c0.device(), CudaConstants.CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+                long unit = VirtualMemory.allocationUnit(c0, CudaConstants.CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
                 long size = heap.byteSize();
                 assertTrue(size >= requested && size % unit == 0 && size - requested < unit,
                         size + " bytes for " + requested + " requested, unit " + unit);
