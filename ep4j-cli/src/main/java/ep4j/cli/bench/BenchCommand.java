@@ -3,15 +3,17 @@ package ep4j.cli.bench;
 import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
+import ep4j.cli.json.Mapper;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
 import ep4j.spi.Backend;
 import ep4j.spi.Backends;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
@@ -34,7 +36,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4.")
     Integer ranks;
 
-    @Option(names = "--tokens", description = "Tokens per rank of the normal cases. Default: 4096 (--quick: 128).")
+    @Option(names = "--tokens", description = "Tokens per rank of the normal cases. Default: 4096 (--quick: 128); on the CPU"
+            + " backend halved until the run fits the memory budget (3.5 GiB or half the machine's memory).")
     Integer tokens;
 
     @Option(names = "--hidden", description = "Hidden size. Default: 7168 (--quick: 256).")
@@ -59,7 +62,8 @@ public final class BenchCommand implements Callable<Integer> {
             + GPU_WARMUP + " on the GPU (its host path is short, so the calls should time JIT-compiled code) (--quick: 1).")
     Integer warmup;
 
-    @Option(names = "--ll-tokens", description = "Tokens per rank of the low-latency cases. Default: 128 (--quick: 16).")
+    @Option(names = "--ll-tokens", description = "Tokens per rank of the low-latency cases. Default: 128 (--quick: 16); on the CPU"
+            + " backend halved until the run fits the memory budget.")
     Integer llTokens;
 
     @Option(names = "--sweep-tokens", split = ",", paramLabel = "T",
@@ -139,6 +143,29 @@ public final class BenchCommand implements Callable<Integer> {
             if (warmup == null && !quick && "cuda".equals(group.backend())) {
                 wu = GPU_WARMUP;
             }
+            List<String> notes = new ArrayList<>();
+            if ("cpu".equals(group.backend()) && !quick) {
+                // Host memory is the limit on the CPU: size the defaults to the machine, say so.
+                long physical = CpuSizing.physicalBytes();
+                CpuSizing.Choice c = CpuSizing.choose(tokens, llTokens, r, h, k, e, physical);
+                t = c.tokens();
+                ll = c.llTokens();
+                sweep = sweepTokens != null ? sweepTokens : fractions(t);
+                llSweep = llSweepTokens != null ? llSweepTokens : fractions(ll);
+                if (tokens == null || llTokens == null) {
+                    String line = c.describe(r, h, k, e);
+                    stdout.println("ep4j bench: " + line);
+                    stdout.flush();
+                    notes.add(line);
+                }
+                if (physical > 0 && c.peakBytes() > physical * 0.9) {
+                    String warn = "this run may need about " + CpuSizing.gb(c.peakBytes()) + " GB of memory, and this"
+                            + " machine has " + CpuSizing.gb(physical) + " GB; smaller --tokens or --ll-tokens need less";
+                    stdout.println("note: " + warn);
+                    stdout.flush();
+                    notes.add(warn);
+                }
+            }
             Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweep, seed);
             Baseline baseline = Baselines.forGroup(group);
             Bench bench = new Bench(settings, group, baseline, bar);
@@ -150,38 +177,14 @@ public final class BenchCommand implements Callable<Integer> {
                     + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
             stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
             stdout.print(BenchReport.table(outcome.table()).render());
-            stdout.println("time: wall clock of the collective call; gpu: CUDA-event span of its kernels; logical GB/s:"
-                    + " bytes a rank receives (own tokens included) / time; cross GB/s: bytes that crossed to another"
-                    + " rank (NVLink) / time;");
+            stdout.println("time: median wall clock of the collective call; p50, p99: percentiles of the calls"
+                    + " (HdrHistogram, " + Latency.DIGITS + " significant digits); max: the slowest call; gpu: CUDA-event"
+                    + " span of its kernels; logical GB/s: bytes a rank receives (own tokens included) / time;"
+                    + " cross GB/s: bytes that crossed to another rank (NVLink) / time;");
             stdout.println("baseline: " + baseline.name() + " (" + baseline.description() + ") of "
                     + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / time");
             outcome.notes().forEach(n -> stdout.println("note: " + n));
 
-            Map<String, Object> header = new LinkedHashMap<>();
-            header.put("ep4j_version", Main.Version.version());
-            header.put("java", System.getProperty("java.version"));
-            header.put("cores", Runtime.getRuntime().availableProcessors());
-            header.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
-            header.put("backend", group.backend());
-            header.put("ranks", r);
-            header.put("tokens", t);
-            header.put("hidden", h);
-            header.put("topk", k);
-            header.put("experts", e);
-            header.put("sms", sms);
-            header.put("iters", it);
-            header.put("warmup", wu);
-            header.put("ll_tokens", ll);
-            header.put("sweep_tokens", settings.normalPoints());
-            header.put("ll_sweep_tokens", settings.llPoints());
-            header.put("seed", seed);
-            header.put("time", "median over iters of the time from a barrier all ranks pass to the moment all ranks are done");
-            header.put("logical_bytes", "bytes a rank receives (dispatch) or sends back (combine), own tokens included,"
-                    + " mean over ranks; bf16 rows 2*hidden, fp8 rows hidden + 4*hidden/128; low-latency rows per (token, expert)");
-            header.put("baseline", baseline.name());
-            header.put("baseline_description", baseline.description());
-            header.put("baseline_schedule", "interleaved: at the table's sizes every call of a case is preceded by one"
-                    + " baseline repetition on the same rank threads; both medians come from the same iterations");
             SmSweep.Result sweepResult = null;
             if (group.backend().equals("cuda")) {
                 int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
@@ -194,33 +197,58 @@ public final class BenchCommand implements Callable<Integer> {
                     stdout.print(sweepResult.table().render());
                 }
             }
+            BenchFile file = new BenchFile(Main.Version.version(), System.getProperty("java.version"),
+                    Runtime.getRuntime().availableProcessors(), System.getProperty("os.name") + " " + System.getProperty("os.arch"),
+                    group.backend(), r, t, h, k, e, sms, it, wu, ll, settings.normalPoints(), settings.llPoints(), seed,
+                    "median over iters of the time from a barrier all ranks pass to the moment all ranks are done",
+                    "bytes a rank receives (dispatch) or sends back (combine), own tokens included,"
+                            + " mean over ranks; bf16 rows 2*hidden, fp8 rows hidden + 4*hidden/128;"
+                            + " low-latency rows per (token, expert)",
+                    baseline.name(), baseline.description(),
+                    "interleaved: at the table's sizes every call of a case is preceded by one"
+                            + " baseline repetition on the same rank threads; both medians come from the same iterations",
+                    BenchReport.rows(outcome.table(), true), BenchReport.rows(outcome.sweep(), false),
+                    concat(notes, outcome.notes()),
+                    sweepResult == null ? null : sweepResult.json());
             Path json = out.resolve("bench.json");
-            Map<String, Object> doc = BenchReport.json(header, outcome);
-            if (sweepResult != null) {
-                doc.put("sms_sweep", sweepResult.json());
-            }
-            BenchReport.writeJson(json, doc);
+            Mapper.write(json, file);
             stdout.println("wrote " + json);
-            writePlots(stdout, out, "ep4j bench: " + what, outcome, sweepResult);
+            writePlots(stdout, out, file);
             stdout.flush();
         }
         return Main.EXIT_OK;
     }
 
-    /** The PNGs; a runtime without java.desktop (a trimmed JRE) gets a note instead (ep4j plot redraws them). */
-    static void writePlots(PrintWriter stdout, Path out, String title, Bench.Outcome outcome, SmSweep.Result sweep) {
+    /**
+     * The PNGs. A Java runtime without java.desktop (a trimmed one, as on the GPU machines) gets a
+     * note instead, and so does a failure to draw or write them: bench.json is written already and
+     * {@code ep4j plot} draws them from it elsewhere.
+     */
+    static void writePlots(PrintWriter stdout, Path out, BenchFile file) {
+        String redraw = "`ep4j plot --in " + out + "` draws them from bench.json";
+        if (!Chart.canDraw()) {
+            stdout.println("note: no PNG written: " + Chart.cannotDrawReason() + "; " + redraw);
+            return;
+        }
         try {
             Path png = out.resolve("bench.png");
-            BenchReport.plot(title, outcome.sweep()).writePng(png);
+            BenchReport.plot(file).writePng(png);
             stdout.println("wrote " + png);
-            if (sweep != null) {
+            Chart sms = BenchReport.smsPlot(file);
+            if (sms != null) {
                 Path smsPng = out.resolve("bench-sms.png");
-                sweep.plot("GB/s against SMs, " + title).writePng(smsPng);
+                sms.writePng(smsPng);
                 stdout.println("wrote " + smsPng);
             }
-        } catch (LinkageError | java.io.IOException | RuntimeException ex) {
-            stdout.println("note: no PNG written (" + ex + "); `ep4j plot --in " + out + "` draws them from bench.json");
+        } catch (java.io.IOException | RuntimeException | LinkageError | InternalError ex) {
+            stdout.println("note: no PNG written (" + Main.oneLine(ex) + "); " + redraw);
         }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     private int pick(Integer given, int full, int small) {

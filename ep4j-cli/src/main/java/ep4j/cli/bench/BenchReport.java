@@ -1,22 +1,15 @@
 package ep4j.cli.bench;
 
-import ep4j.cli.json.Json;
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.Table;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
-/** The table, bench.json and bench.png of a benchmark run. */
+/** The table and the plots of a benchmark run. */
 public final class BenchReport {
     public static final String[] COLUMNS = {
-        "case", "ranks", "tokens", "hidden", "time us", "gpu us", "logical GB/s", "cross GB/s", "baseline GB/s",
-        "ratio"};
+        "case", "ranks", "tokens", "hidden", "time us", "p50 us", "p99 us", "max us", "gpu us", "logical GB/s",
+        "cross GB/s", "baseline GB/s", "ratio"};
 
     private BenchReport() {
     }
@@ -24,8 +17,9 @@ public final class BenchReport {
     public static Table table(List<BenchResult> results) {
         Table t = new Table(COLUMNS);
         for (BenchResult r : results) {
-            t.row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), fmt(r.timeMicros(), 1),
-                    fmt(r.gpuMicros(), 1), fmt(r.logicalGBps(), 2), fmt(r.crossGBps(), 2), fmt(r.baselineGBps(), 2),
+            Latency l = r.latency();
+            t.row(r.benchCase().label(), r.ranks(), r.tokens(), r.hidden(), fmt(l.median() / 1e3, 1),
+                    fmt(l.p50() / 1e3, 1), fmt(l.p99() / 1e3, 1), fmt(l.max() / 1e3, 1), fmt(r.gpuMicros(), 1), fmt(r.logicalGBps(), 2), fmt(r.crossGBps(), 2), fmt(r.baselineGBps(), 2),
                     fmt(r.ratio(), 2));
         }
         return t;
@@ -35,62 +29,28 @@ public final class BenchReport {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%." + decimals + "f", v) : "-";
     }
 
-    /** bench.json: the settings, the table rows, the sweep. */
-    public static Map<String, Object> json(Map<String, Object> header, Bench.Outcome outcome) {
-        Map<String, Object> root = new LinkedHashMap<>(header);
-        root.put("results", rows(outcome.table(), true));
-        root.put("sweep", rows(outcome.sweep(), false));
-        root.put("notes", outcome.notes());
-        return root;
-    }
-
-    private static List<Object> rows(List<BenchResult> results, boolean baseline) {
-        List<Object> out = new ArrayList<>();
-        for (BenchResult r : results) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("case", r.benchCase().label());
-            m.put("ranks", r.ranks());
-            m.put("tokens", r.tokens());
-            m.put("hidden", r.hidden());
-            m.put("time_us", r.timeMicros());
-            m.put("min_us", Stats.min(r.samplesNanos()) / 1e3);
-            m.put("mean_us", Stats.mean(r.samplesNanos()) / 1e3);
-            m.put("max_us", Stats.max(r.samplesNanos()) / 1e3);
-            m.put("samples", r.samplesNanos().length);
-            m.put("bytes_per_rank", r.bytesPerRank());
-            m.put("gpu_us", r.gpuMicros());
-            m.put("logical_gbps", r.logicalGBps());
-            m.put("cross_bytes_per_rank", r.crossBytesPerRank());
-            m.put("cross_gbps", r.crossGBps());
-            if (baseline) {
-                m.put("baseline", r.baselineName());
-                m.put("baseline_us", r.baselineSeconds() * 1e6);
-                m.put("baseline_gbps", r.baselineGBps());
-                m.put("ratio", r.ratio());
-            }
-            out.add(m);
-        }
-        return out;
-    }
-
-    public static void writeJson(Path file, Map<String, Object> json) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Files.writeString(file, Json.write(json));
+    /** The rows of bench.json: the table's with their baseline, or the sweep's without. */
+    public static List<BenchFile.Row> rows(List<BenchResult> results, boolean withBaseline) {
+        return results.stream().map(r -> BenchFile.Row.of(r, withBaseline)).toList();
     }
 
     /** Time against tokens, one line per case, log-log (low-latency cases sit at their own, smaller sizes). */
-    public static LinePlot plot(String title, List<BenchResult> sweep) {
-        LinePlot p = new LinePlot(960, 600).title(title).xLabel("tokens per rank").yLabel("time per call (us)")
+    public static Chart plot(BenchFile file) {
+        Chart p = new Chart(960, 600).title(file.title()).xLabel("tokens per rank").yLabel("time per call (us)")
                 .logX(true).logY(true);
         for (BenchCase c : BenchCase.values()) {
-            List<BenchResult> rs = sweep.stream().filter(r -> r.benchCase() == c).toList();
-            if (rs.isEmpty()) {
-                continue;
+            List<BenchFile.Row> rs = file.sweepOf(c);
+            if (!rs.isEmpty()) {
+                p.add(c.label(), rs.stream().mapToDouble(BenchFile.Row::tokens).toArray(),
+                        rs.stream().mapToDouble(BenchFile.Row::timeUs).toArray());
             }
-            double[] x = rs.stream().mapToDouble(BenchResult::tokens).toArray();
-            double[] y = rs.stream().mapToDouble(BenchResult::timeMicros).toArray();
-            p.add(c.label(), x, y);
         }
         return p;
+    }
+
+    /** Logical GB/s (GPU time) against SMs, one line per kernel; null when the file has no SM sweep. */
+    public static Chart smsPlot(BenchFile file) {
+        return file.smsSweep() == null || file.smsSweep().isEmpty() ? null
+                : SmSweep.plot("GB/s against SMs, " + file.title(), file.smsSweep());
     }
 }

@@ -11,8 +11,13 @@ public record BenchResult(BenchCase benchCase, int ranks, int tokens, int hidden
         double bytesPerRank, double crossBytesPerRank, double gpuMicros, double baselineSeconds,
         double baselineBytesPerRank, String baselineName) {
 
+    /** The distribution of the timed calls. */
+    public Latency latency() {
+        return Latency.of(samplesNanos);
+    }
+
     public double medianSeconds() {
-        return Stats.median(samplesNanos) / 1e9;
+        return latency().medianSeconds();
     }
 
     public double timeMicros() {

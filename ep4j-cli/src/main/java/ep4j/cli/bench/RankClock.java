@@ -87,6 +87,6 @@ public final class RankClock {
 
     /** The median of the samples after {@code skip}, in seconds (NaN when none). */
     public double medianSeconds(int skip) {
-        return Stats.median(samples(skip)) / 1e9;
+        return Latency.of(samples(skip)).medianSeconds();
     }
 }

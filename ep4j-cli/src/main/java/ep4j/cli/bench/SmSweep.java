@@ -10,7 +10,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
-import ep4j.cli.plot.LinePlot;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Table;
 import ep4j.cuda.KernelTimer;
@@ -45,35 +45,13 @@ public final class SmSweep {
             return t;
         }
 
-        /** The points for bench.json (times in microseconds, logical GB/s). */
-        public List<Object> json() {
-            List<Object> out = new ArrayList<>();
-            for (Point p : points) {
-                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-                m.put("sms", p.sms());
-                m.put("layout_us", p.layoutUs());
-                m.put("dispatch_bf16_us", p.dispatchBf16Us());
-                m.put("dispatch_fp8_us", p.dispatchFp8Us());
-                m.put("combine_us", p.combineUs());
-                m.put("dispatch_bf16_gbps", bf16BytesPerRank / p.dispatchBf16Us() / 1e3);
-                m.put("dispatch_fp8_gbps", fp8BytesPerRank / p.dispatchFp8Us() / 1e3);
-                m.put("combine_gbps", bf16BytesPerRank / p.combineUs() / 1e3);
-                m.put("dispatch_bf16_cross_gbps", crossBf16BytesPerRank / p.dispatchBf16Us() / 1e3);
-                m.put("dispatch_fp8_cross_gbps", crossFp8BytesPerRank / p.dispatchFp8Us() / 1e3);
-                m.put("combine_cross_gbps", crossBf16BytesPerRank / p.combineUs() / 1e3);
-                out.add(m);
-            }
-            return out;
-        }
-
-        /** Logical GB/s against SMs, one line per kernel. */
-        public LinePlot plot(String title) {
-            double[] x = points.stream().mapToDouble(Point::sms).toArray();
-            LinePlot p = new LinePlot(960, 600).title(title).xLabel("SMs").yLabel("logical GB/s (GPU time)");
-            p.add("dispatch bf16", x, points.stream().mapToDouble(q -> bf16BytesPerRank / q.dispatchBf16Us() / 1e3).toArray());
-            p.add("dispatch fp8", x, points.stream().mapToDouble(q -> fp8BytesPerRank / q.dispatchFp8Us() / 1e3).toArray());
-            p.add("combine bf16", x, points.stream().mapToDouble(q -> bf16BytesPerRank / q.combineUs() / 1e3).toArray());
-            return p;
+        /** The points for bench.json (times in microseconds, logical and cross GB/s). */
+        public List<BenchFile.SmPoint> json() {
+            return points.stream().map(p -> new BenchFile.SmPoint(p.sms(), p.layoutUs(), p.dispatchBf16Us(),
+                    p.dispatchFp8Us(), p.combineUs(), bf16BytesPerRank / p.dispatchBf16Us() / 1e3,
+                    fp8BytesPerRank / p.dispatchFp8Us() / 1e3, bf16BytesPerRank / p.combineUs() / 1e3,
+                    crossBf16BytesPerRank / p.dispatchBf16Us() / 1e3, crossFp8BytesPerRank / p.dispatchFp8Us() / 1e3,
+                    crossBf16BytesPerRank / p.combineUs() / 1e3)).toList();
         }
 
         private static String f(double v) {
@@ -82,6 +60,16 @@ public final class SmSweep {
     }
 
     private SmSweep() {
+    }
+
+    /** Logical GB/s (GPU time) against SMs, one line per kernel. */
+    public static Chart plot(String title, List<BenchFile.SmPoint> points) {
+        double[] x = points.stream().mapToDouble(BenchFile.SmPoint::sms).toArray();
+        Chart p = new Chart(960, 600).title(title).xLabel("SMs").integerX(true).yLabel("logical GB/s (GPU time)");
+        p.add("dispatch bf16", x, points.stream().mapToDouble(BenchFile.SmPoint::dispatchBf16Gbps).toArray());
+        p.add("dispatch fp8", x, points.stream().mapToDouble(BenchFile.SmPoint::dispatchFp8Gbps).toArray());
+        p.add("combine bf16", x, points.stream().mapToDouble(BenchFile.SmPoint::combineGbps).toArray());
+        return p;
     }
 
     public static Result run(EpGroup group, int tokens, int hidden, int topk, int experts, int[] smsList, int iters,

@@ -41,12 +41,19 @@ public final class Npy {
     public static NpyArray read(Path path) throws IOException {
         String source = path.toString();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            if (ch.size() < 10) {
+                throw new NpyFormatException(source, ch.size() + " bytes, expected a .npy file (at least 10 bytes:"
+                        + " the \\x93NUMPY magic string, the version and the header length); truncated file?");
+            }
             ByteBuffer pre = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, pre, source, "the magic string and version");
             pre.flip();
             for (byte b : MAGIC) {
                 if (pre.get() != b) {
-                    throw new NpyFormatException(source, "not a .npy file (no \\x93NUMPY magic string)");
+                    throw new NpyFormatException(source, "starts with " + printable(pre.array(), 8)
+                            + ", expected the .npy magic string \\x93NUMPY"
+                            + (pre.get(0) == 'P' && pre.get(1) == 'K' ? " (this is a zip archive: a .npz? np.save each"
+                                    + " array to its own .npy file)" : " (np.save writes it)"));
                 }
             }
             int major = pre.get() & 0xFF;
@@ -74,14 +81,16 @@ public final class Npy {
             String text = new String(hb.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
             Header h = parseHeader(text, source);
             if (h.fortranOrder() && h.shape().length > 1) {
-                throw new NpyFormatException(source, "Fortran-ordered data is not supported; "
-                        + "save a C-ordered copy (np.save(path, np.ascontiguousarray(arr)))");
+                throw new NpyFormatException(source, "'fortran_order' is True (shape " + shapeTuple(h.shape())
+                        + "), expected False: save a C-ordered copy with np.save(path, np.ascontiguousarray(arr))");
             }
             long available = ch.size() - dataStart;
             if (available != h.dataBytes()) {
                 throw new NpyFormatException(source, "holds " + available + " data bytes, but shape "
                         + shapeTuple(h.shape()) + " of '" + h.type().descr() + "' needs " + h.dataBytes()
-                        + (available < h.dataBytes() ? " (truncated file?)" : " (trailing bytes)"));
+                        + (available >= h.dataBytes() ? " (trailing bytes)"
+                                : available * 2 < h.dataBytes() ? " (a wrong shape in the header, or a truncated file?)"
+                                : " (truncated file?)"));
             }
             NpyArray array = NpyArray.allocate(h.type(), h.shape());
             MemorySegment data = array.data();
@@ -93,10 +102,23 @@ public final class Npy {
         }
     }
 
+    /** The first bytes of a file as a quoted Python-style literal: {@code 'PK\x03\x04'}. */
+    private static String printable(byte[] bytes, int n) {
+        StringBuilder sb = new StringBuilder("'");
+        for (int i = 0; i < Math.min(n, bytes.length); i++) {
+            int b = bytes[i] & 0xFF;
+            boolean plain = b >= 0x20 && b < 0x7F && b != '\\' && b != '\'';
+            sb.append(plain ? String.valueOf((char) b) : String.format(java.util.Locale.ROOT, "\\x%02x", b));
+        }
+        return sb.append('\'').toString();
+    }
+
     private static void readFully(FileChannel ch, ByteBuffer bb, String source, String what) throws IOException {
+        long needed = ch.position() + bb.remaining();
         while (bb.hasRemaining()) {
             if (ch.read(bb) < 0) {
-                throw new NpyFormatException(source, "file ends inside " + what + " (truncated file?)");
+                throw new NpyFormatException(source, ch.size() + " bytes, but " + what + " ends at byte " + needed
+                        + " (truncated file?)");
             }
         }
     }
@@ -182,7 +204,17 @@ public final class Npy {
         if (!(dict.get("shape") instanceof long[] shape)) {
             throw new NpyFormatException(source, "'shape' is " + dict.get("shape") + ", not a tuple of integers");
         }
-        return new Header(NpyType.ofDescr(descr, source), fortran, shape);
+        NpyType type = NpyType.ofDescr(descr, source);
+        long bytes = type.byteSize();
+        for (long d : shape) {
+            try {
+                bytes = Math.multiplyExact(bytes, d);
+            } catch (ArithmeticException e) {
+                throw new NpyFormatException(source, "shape " + shapeTuple(shape) + " of '" + type.descr() + "' is more"
+                        + " bytes than a file can hold: expected at most " + Long.MAX_VALUE + " bytes");
+            }
+        }
+        return new Header(type, fortran, shape);
     }
 
     /** The little Python-literal subset .npy headers use: a dict of strings, booleans and int tuples. */
@@ -253,7 +285,13 @@ public final class Npy {
                     if (start == pos) {
                         throw fail("a dimension");
                     }
-                    dims.add(Long.parseLong(s.substring(start, pos)));
+                    String digits = s.substring(start, pos);
+                    try {
+                        dims.add(Long.parseLong(digits));
+                    } catch (NumberFormatException e) {
+                        throw new NpyFormatException(source, "dimension " + digits + " in the header is too large:"
+                                + " expected at most " + Long.MAX_VALUE);
+                    }
                     if (pos < s.length() && s.charAt(pos) == 'L') {
                         pos++;
                     }

@@ -159,6 +159,14 @@ public final class NpyArray {
      * size. Throws an {@link NpyFormatException} naming {@code source} otherwise.
      */
     public NpyArray expect(String source, NpyType wanted, long... expectedShape) {
+        return expect(source, null, wanted, expectedShape);
+    }
+
+    /**
+     * As {@link #expect(String, NpyType, long...)}, and a shape mismatch also says where the
+     * expected sizes come from ({@code why}, e.g. "hidden = 128 from meta.json"; null for nothing).
+     */
+    public NpyArray expect(String source, String why, NpyType wanted, long... expectedShape) {
         if (type != wanted) {
             throw new NpyFormatException(source, "dtype is '" + type.descr() + "', expected '" + wanted.descr() + "'");
         }
@@ -171,7 +179,8 @@ public final class NpyArray {
             for (int i = 0; i < expectedShape.length; i++) {
                 sb.append(i > 0 ? ", " : "").append(expectedShape[i] < 0 ? "*" : Long.toString(expectedShape[i]));
             }
-            throw new NpyFormatException(source, "shape is " + shapeString() + ", expected " + sb.append(')'));
+            throw new NpyFormatException(source, "shape is " + shapeString() + ", expected " + sb.append(')')
+                    + (why == null ? "" : " (" + why + ")"));
         }
         return this;
     }

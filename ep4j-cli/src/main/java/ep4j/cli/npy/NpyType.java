@@ -36,8 +36,8 @@ public enum NpyType {
         char order = descr.charAt(0);
         String code = descr.substring(1);
         if (order == '>' || order == '!') {
-            throw new NpyFormatException(source, "big-endian data ('" + descr + "') is not supported; "
-                    + "convert it with arr.astype(arr.dtype.newbyteorder('<'))" + supported());
+            throw new NpyFormatException(source, "dtype '" + descr + "' is big-endian, expected little-endian ('<"
+                    + code + "'): convert it with arr.astype(arr.dtype.newbyteorder('<'))" + supported());
         }
         if (order != '<' && order != '|' && order != '=') {
             throw new NpyFormatException(source, "dtype descr '" + descr + "' is not a simple NumPy type" + supported());

@@ -21,35 +21,41 @@ record RankInput(int rank, int tokens, MemorySegment xBf16, long[] topkIdx, floa
 
     static RankInput load(Path in, int rank, ReplayMeta meta) throws IOException {
         Path dir = in.resolve("rank" + rank);
-        if (!Files.isDirectory(dir)) {
-            throw new ReplayException(dir + ": not found (meta.json says " + meta.ranks() + " ranks)");
-        }
         String name = "rank" + rank + "/";
-        NpyArray x = read(dir.resolve("x.npy")).expect(dir.resolve("x.npy").toString(), NpyType.FLOAT32, -1, meta.hidden());
-        int t = Math.toIntExact(x.dim(0));
-        NpyArray idxArr = read(dir.resolve("topk_idx.npy"));
-        String idxName = dir.resolve("topk_idx.npy").toString();
+        Path xFile = dir.resolve("x.npy");
+        NpyArray x = read(xFile, "float32 [T, hidden] holding bf16 values")
+                .expect(xFile.toString(), "hidden = " + meta.hidden() + " from meta.json", NpyType.FLOAT32, -1, meta.hidden());
+        if (x.dim(0) > Integer.MAX_VALUE) {
+            throw new ReplayException(xFile + ": shape " + x.shapeString() + " holds " + x.dim(0) + " tokens, expected at"
+                    + " most " + Integer.MAX_VALUE);
+        }
+        int t = (int) x.dim(0);
+        String why = "T = " + t + " from x.npy, topk = " + meta.topk() + " from meta.json";
+        Path idxFile = dir.resolve("topk_idx.npy");
+        NpyArray idxArr = read(idxFile, "int64 (or int32) [T, topk]");
         long[] idx;
         if (idxArr.type() == NpyType.INT32) {
-            idxArr.expect(idxName, NpyType.INT32, t, meta.topk());
+            idxArr.expect(idxFile.toString(), why, NpyType.INT32, t, meta.topk());
             idx = java.util.Arrays.stream(idxArr.toIntArray()).asLongStream().toArray();
         } else {
-            idx = idxArr.expect(idxName, NpyType.INT64, t, meta.topk()).toLongArray();
+            idx = idxArr.expect(idxFile.toString(), why, NpyType.INT64, t, meta.topk()).toLongArray();
         }
         for (int i = 0; i < idx.length; i++) {
             if (idx[i] < -1 || idx[i] >= meta.experts()) {
-                throw new ReplayException(name + "topk_idx.npy: element [" + i / meta.topk() + ", " + i % meta.topk()
-                        + "] = " + idx[i] + " is out of range: expected -1 (no expert) or 0.." + (meta.experts() - 1));
+                throw new ReplayException(idxFile + ": element [" + i / meta.topk() + ", " + i % meta.topk()
+                        + "] = " + idx[i] + " is out of range: expected -1 (no expert) or 0.." + (meta.experts() - 1)
+                        + " (experts = " + meta.experts() + " from meta.json)");
             }
         }
-        float[] w = read(dir.resolve("topk_weights.npy"))
-                .expect(dir.resolve("topk_weights.npy").toString(), NpyType.FLOAT32, t, meta.topk()).toFloatArray();
+        Path wFile = dir.resolve("topk_weights.npy");
+        float[] w = read(wFile, "float32 [T, topk]").expect(wFile.toString(), why, NpyType.FLOAT32, t, meta.topk())
+                .toFloatArray();
         return new RankInput(rank, t, toBf16(x, name + "x.npy", meta.hidden()), idx, w);
     }
 
-    private static NpyArray read(Path p) throws IOException {
+    private static NpyArray read(Path p, String expected) throws IOException {
         if (!Files.isRegularFile(p)) {
-            throw new ReplayException(p + ": not found");
+            throw new ReplayException(p + ": " + (Files.exists(p) ? "not a file" : "not found") + " (expected " + expected + ")");
         }
         return Npy.read(p);
     }

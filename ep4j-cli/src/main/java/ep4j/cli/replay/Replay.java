@@ -25,11 +25,14 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
+import java.util.stream.Stream;
 
 /**
  * Replays a saved case: layout, normal dispatch (bf16, or fp8 quantized on the host per DESIGN
@@ -48,6 +51,12 @@ public final class Replay {
 
     /** What to replay. {@code maxTokens} is the low-latency capacity per rank (0: the largest T). */
     public record Options(boolean fp8, boolean lowLatency, int maxTokens) {
+    }
+
+    /** Where the results go: {@link Npy#write}, or a test's stand-in. */
+    @FunctionalInterface
+    public interface Sink {
+        void write(Path file, NpyArray array) throws IOException;
     }
 
     /** Per rank: tokens in, rows received by normal dispatch, rows received by low-latency dispatch. */
@@ -72,6 +81,7 @@ public final class Replay {
         if (options.fp8() && meta.hidden() % Fp8Quantizer.BLOCK != 0) {
             throw new ReplayException("--fp8 needs hidden to be a multiple of 128; meta.json says " + meta.hidden());
         }
+        checkRankFolders(in, meta);
         List<RankInput> inputs = new ArrayList<>();
         int maxT = 0;
         for (int r = 0; r < meta.ranks(); r++) {
@@ -86,6 +96,26 @@ public final class Replay {
         return new Replay(meta, inputs, options, llMax);
     }
 
+    /** rank0/ to rank{R-1}/ and no other rankN/: the folders must agree with meta.json's ranks. */
+    private static void checkRankFolders(Path in, ReplayMeta meta) throws IOException {
+        Path file = in.resolve("meta.json");
+        String expected = meta.ranks() == 1 ? "expected rank0/ only" : "expected rank0/ to rank" + (meta.ranks() - 1) + "/";
+        for (int r = 0; r < meta.ranks(); r++) {
+            if (!Files.isDirectory(in.resolve("rank" + r))) {
+                throw new ReplayException(file + ": \"ranks\" = " + meta.ranks() + ", but there is no rank" + r + "/ in "
+                        + in + " (" + expected + ")");
+            }
+        }
+        try (Stream<Path> entries = Files.list(in)) {
+            OptionalInt extra = entries.map(p -> p.getFileName().toString()).filter(n -> n.matches("rank\\d{1,9}"))
+                    .mapToInt(n -> Integer.parseInt(n.substring(4))).filter(r -> r >= meta.ranks()).min();
+            if (extra.isPresent()) {
+                throw new ReplayException(file + ": \"ranks\" = " + meta.ranks() + ", but rank" + extra.getAsInt()
+                        + "/ exists too (" + expected + ")");
+            }
+        }
+    }
+
     public ReplayMeta meta() {
         return meta;
     }
@@ -96,6 +126,11 @@ public final class Replay {
 
     /** Runs on {@code group} (of meta.ranks ranks) and writes {@code out/rankR/*.npy}. */
     public List<RankSummary> run(EpGroup group, Path out) {
+        return run(group, out, Npy::write);
+    }
+
+    /** Runs on {@code group} (of meta.ranks ranks) and hands every result to {@code sink} as {@code out/rankR/*.npy}. */
+    public List<RankSummary> run(EpGroup group, Path out, Sink sink) {
         if (group.size() != meta.ranks()) {
             throw new ReplayException("group has " + group.size() + " ranks, meta.json says " + meta.ranks());
         }
@@ -105,11 +140,11 @@ public final class Replay {
             spec.lowLatency(maxTokens, meta.experts());
         }
         try (EpBuffers buffers = group.allocate(spec)) {
-            return group.onEachRank(r -> runRank(group, buffers.rank(r), inputs.get(r), out.resolve("rank" + r)));
+            return group.onEachRank(r -> runRank(group, buffers.rank(r), inputs.get(r), out.resolve("rank" + r), sink));
         }
     }
 
-    private RankSummary runRank(EpGroup group, EpBuffer buf, RankInput in, Path dir) throws IOException {
+    private RankSummary runRank(EpGroup group, EpBuffer buf, RankInput in, Path dir, Sink sink) throws IOException {
         int r = in.rank();
         int t = in.tokens();
         int h = meta.hidden();
@@ -143,9 +178,9 @@ public final class Replay {
                     Tensor combineIn;
                     if (options.fp8()) {
                         try (Tensor rq = group.download(d.x()); Tensor rs = group.download(d.scales())) {
-                            Npy.write(dir.resolve("recv_x_fp8.npy"),
+                            sink.write(dir.resolve("recv_x_fp8.npy"),
                                     copy(NpyType.UINT8, rq.segment(), recvRows, h));
-                            Npy.write(dir.resolve("recv_scales.npy"),
+                            sink.write(dir.resolve("recv_scales.npy"),
                                     copy(NpyType.FLOAT32, rs.segment(), recvRows, h / Fp8Quantizer.BLOCK));
                             try (Tensor deq = dequantizeToBf16(rq, rs, recvRows, h)) {
                                 combineIn = group.upload(r, deq);
@@ -153,21 +188,21 @@ public final class Replay {
                         }
                     } else {
                         try (Tensor rx = group.download(d.x())) {
-                            Npy.write(dir.resolve("recv_x.npy"), bf16ToF32(rx.segment(), recvRows, h));
+                            sink.write(dir.resolve("recv_x.npy"), bf16ToF32(rx.segment(), recvRows, h));
                         }
                         combineIn = d.x();
                     }
                     try (Tensor ri = group.download(d.topkIdx());
                          Tensor rw = group.download(d.topkWeights());
                          Tensor tpe = group.download(d.tokensPerExpert())) {
-                        Npy.write(dir.resolve("recv_topk_idx.npy"), copy(NpyType.INT64, ri.segment(), recvRows, k));
-                        Npy.write(dir.resolve("recv_topk_weights.npy"), copy(NpyType.FLOAT32, rw.segment(), recvRows, k));
-                        Npy.write(dir.resolve("recv_tokens_per_expert.npy"),
+                        sink.write(dir.resolve("recv_topk_idx.npy"), copy(NpyType.INT64, ri.segment(), recvRows, k));
+                        sink.write(dir.resolve("recv_topk_weights.npy"), copy(NpyType.FLOAT32, rw.segment(), recvRows, k));
+                        sink.write(dir.resolve("recv_tokens_per_expert.npy"),
                                 NpyArray.ofInts(tpe.toIntArray(), meta.localExperts()));
                     }
                     try (Combined c = buf.combine(CombineArgs.of(combineIn, d.handle()))) {
                         try (Tensor cx = group.download(c.x())) {
-                            Npy.write(dir.resolve("combined_x.npy"), bf16ToF32(cx.segment(), t, h));
+                            sink.write(dir.resolve("combined_x.npy"), bf16ToF32(cx.segment(), t, h));
                         }
                     } finally {
                         if (combineIn != d.x()) {
@@ -177,14 +212,14 @@ public final class Replay {
                 }
             }
             if (options.lowLatency()) {
-                llRows = lowLatency(group, buf, r, t, x, idx, w, dir);
+                llRows = lowLatency(group, buf, r, t, x, idx, w, dir, sink);
             }
         }
         return new RankSummary(r, t, recvRows, llRows);
     }
 
-    private long lowLatency(EpGroup group, EpBuffer buf, int r, int t, Tensor x, Tensor idx, Tensor w, Path dir)
-            throws IOException {
+    private long lowLatency(EpGroup group, EpBuffer buf, int r, int t, Tensor x, Tensor idx, Tensor w, Path dir,
+            Sink sink) throws IOException {
         int h = meta.hidden();
         int l = meta.localExperts();
         long cap = (long) meta.ranks() * maxTokens;
@@ -197,7 +232,7 @@ public final class Replay {
         try (Tensor c = group.download(d.recvCount())) {
             counts = c.toIntArray();
         }
-        Npy.write(dir.resolve("ll_recv_count.npy"), NpyArray.ofInts(counts, l));
+        sink.write(dir.resolve("ll_recv_count.npy"), NpyArray.ofInts(counts, l));
         long rows = 0;
         for (int c : counts) {
             rows += c;
@@ -216,8 +251,8 @@ public final class Replay {
                         dequantizeRows(q.data(), e * cap * h, s.data(), e * cap * sb * 4, rowsOf, h,
                                 yh.segment(), e * cap * h * 2);
                     }
-                    Npy.write(dir.resolve("ll_recv_x_fp8.npy"), q);
-                    Npy.write(dir.resolve("ll_recv_scales.npy"), s);
+                    sink.write(dir.resolve("ll_recv_x_fp8.npy"), q);
+                    sink.write(dir.resolve("ll_recv_scales.npy"), s);
                     y = group.upload(r, yh);
                 }
             }
@@ -226,13 +261,13 @@ public final class Replay {
                 for (int e = 0; e < l; e++) {
                     MemorySegment.copy(rx.segment(), e * cap * h * 2, yh.segment(), e * cap * h * 2, counts[e] * (long) h * 2);
                 }
-                Npy.write(dir.resolve("ll_recv_x.npy"), reshape(bf16ToF32(yh.segment(), l * cap, h), l, cap, h));
+                sink.write(dir.resolve("ll_recv_x.npy"), reshape(bf16ToF32(yh.segment(), l * cap, h), l, cap, h));
                 y = group.upload(r, yh);
             }
         }
         try (y; LowLatencyCombined c = buf.lowLatencyCombine(LowLatencyCombineArgs.of(y, idx, w, d.handle()));
              Tensor cx = group.download(c.x())) {
-            Npy.write(dir.resolve("ll_combined_x.npy"), bf16ToF32(cx.segment(), t, h));
+            sink.write(dir.resolve("ll_combined_x.npy"), bf16ToF32(cx.segment(), t, h));
         }
         return rows;
     }

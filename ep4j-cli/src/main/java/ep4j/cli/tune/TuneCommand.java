@@ -4,6 +4,7 @@ import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
 import ep4j.cli.bench.SmSweep;
+import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
 import ep4j.cuda.control.TuneProfile;
@@ -88,11 +89,15 @@ public final class TuneCommand implements Callable<Integer> {
                     at.dispatchBf16Us(), combineSms, bytesPerSm);
             Files.createDirectories(out);
             Path png = out.resolve("tune.png");
-            try {
-                result.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden).writePng(png);
-                stdout.println("wrote " + png);
-            } catch (LinkageError | RuntimeException ex) {
-                stdout.println("note: no PNG written (" + ex + ")");
+            if (!Chart.canDraw()) {
+                stdout.println("note: no PNG written: " + Chart.cannotDrawReason());
+            } else {
+                try {
+                    SmSweep.plot("ep4j tune: " + r + " GPUs, " + tokens + " tokens x " + hidden, result.json()).writePng(png);
+                    stdout.println("wrote " + png);
+                } catch (java.io.IOException | RuntimeException | LinkageError | InternalError ex) {
+                    stdout.println("note: no PNG written (" + Main.oneLine(ex) + ")");
+                }
             }
             if (!dryRun) {
                 profile.save();

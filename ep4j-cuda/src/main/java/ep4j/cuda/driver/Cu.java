@@ -18,7 +18,10 @@ import java.lang.invoke.MethodHandle;
  * {@link Driver#require()} before reaching here, so a missing driver surfaces as a reason.
  *
  * <p>Type mapping: CUresult, CUdevice, enums and {@code unsigned int} are JAVA_INT; CUdeviceptr,
- * size_t and {@code unsigned long long} are JAVA_LONG; handles and pointers are ADDRESS.
+ * size_t, {@code unsigned long long} and CUmemGenericAllocationHandle are JAVA_LONG; handles and
+ * pointers are ADDRESS.
+ *
+ * <p>Every handle counts its calls ({@link DriverCalls}): {@link Lib#bind} wraps it.
  */
 final class Cu {
     private Cu() {}
@@ -33,6 +36,9 @@ final class Cu {
     private static FunctionDescriptor fd(MemoryLayout... args) {
         return FunctionDescriptor.of(JAVA_INT, args);
     }
+
+    /** Initialises this class, binding every handle (and registering it with {@link DriverCalls}). */
+    static void bindAll() {}
 
     // Initialisation and errors
     static final MethodHandle cuInit = Lib.bind("cuInit", fd(JAVA_INT));
@@ -122,6 +128,38 @@ final class Cu {
     static final MethodHandle cuIpcOpenMemHandle =
             Lib.bind("cuIpcOpenMemHandle_v2", fd(ADDRESS, IPC_HANDLE, JAVA_INT));
     static final MethodHandle cuIpcCloseMemHandle = Lib.bind("cuIpcCloseMemHandle", fd(JAVA_LONG));
+
+    // Virtual memory management: physical allocations, address ranges, mappings, access, sharing.
+    // Structs are passed by pointer (ADDRESS); their layouts are in DriverStructs.
+    static final MethodHandle cuMemGetAllocationGranularity =
+            Lib.bind("cuMemGetAllocationGranularity", fd(ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle cuMemCreate = Lib.bind("cuMemCreate", fd(ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG));
+    static final MethodHandle cuMemRelease = Lib.bind("cuMemRelease", fd(JAVA_LONG));
+    static final MethodHandle cuMemAddressReserve =
+            Lib.bind("cuMemAddressReserve", fd(ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle cuMemAddressFree = Lib.bind("cuMemAddressFree", fd(JAVA_LONG, JAVA_LONG));
+    static final MethodHandle cuMemMap =
+            Lib.bind("cuMemMap", fd(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle cuMemUnmap = Lib.bind("cuMemUnmap", fd(JAVA_LONG, JAVA_LONG));
+    static final MethodHandle cuMemSetAccess = Lib.bind("cuMemSetAccess", fd(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG));
+    static final MethodHandle cuMemGetAccess = Lib.bind("cuMemGetAccess", fd(ADDRESS, ADDRESS, JAVA_LONG));
+    /** For a POSIX file descriptor the out-parameter is an {@code int}. */
+    static final MethodHandle cuMemExportToShareableHandle =
+            Lib.bind("cuMemExportToShareableHandle", fd(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_LONG));
+    /** For a POSIX file descriptor the {@code void *osHandle} is the descriptor's value as a pointer. */
+    static final MethodHandle cuMemImportFromShareableHandle =
+            Lib.bind("cuMemImportFromShareableHandle", fd(ADDRESS, ADDRESS, JAVA_INT));
+
+    // Stream-ordered allocator (memory pools)
+    static final MethodHandle cuDeviceGetDefaultMemPool = Lib.bind("cuDeviceGetDefaultMemPool", fd(ADDRESS, JAVA_INT));
+    /** {@code void *value}: an int or a cuuint64_t, by attribute. */
+    static final MethodHandle cuMemPoolSetAttribute = Lib.bind("cuMemPoolSetAttribute", fd(ADDRESS, JAVA_INT, ADDRESS));
+    static final MethodHandle cuMemPoolGetAttribute = Lib.bind("cuMemPoolGetAttribute", fd(ADDRESS, JAVA_INT, ADDRESS));
+    /** From the device's current pool; ep4j allocates from a named pool (cuMemAllocFromPoolAsync). */
+    static final MethodHandle cuMemAllocAsync = Lib.bind("cuMemAllocAsync", fd(ADDRESS, JAVA_LONG, ADDRESS));
+    static final MethodHandle cuMemAllocFromPoolAsync =
+            Lib.bind("cuMemAllocFromPoolAsync", fd(ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    static final MethodHandle cuMemFreeAsync = Lib.bind("cuMemFreeAsync", fd(JAVA_LONG, ADDRESS));
 
     // Graphs
     static final MethodHandle cuStreamBeginCapture = Lib.bind("cuStreamBeginCapture_v2", fd(ADDRESS, JAVA_INT));

@@ -41,6 +41,9 @@ public final class CudaConstants {
     public static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR = 81;
     public static final int CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH = 95;
     public static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+    public static final int CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED = 102;
+    public static final int CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED = 103;
+    public static final int CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED = 115;
 
     // CUfunction_attribute
     public static final int CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0;
@@ -67,4 +70,20 @@ public final class CudaConstants {
     public static final int CU_STREAM_CAPTURE_MODE_GLOBAL = 0;
     public static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
     public static final int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+
+    // Virtual memory management (cuMemCreate, cuMemMap, cuMemSetAccess, ...)
+    public static final int CU_MEM_ALLOCATION_TYPE_PINNED = 0x1;
+    public static final int CU_MEM_HANDLE_TYPE_NONE = 0x0;
+    public static final int CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR = 0x1;
+    public static final int CU_MEM_LOCATION_TYPE_DEVICE = 0x1;
+    public static final int CU_MEM_ACCESS_FLAGS_PROT_NONE = 0x0;
+    public static final int CU_MEM_ACCESS_FLAGS_PROT_READ = 0x1;
+    public static final int CU_MEM_ACCESS_FLAGS_PROT_READWRITE = 0x3;
+    public static final int CU_MEM_ALLOC_GRANULARITY_MINIMUM = 0x0;
+    public static final int CU_MEM_ALLOC_GRANULARITY_RECOMMENDED = 0x1;
+
+    // CUmemPool_attribute (stream-ordered allocator)
+    public static final int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
+    public static final int CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5;
+    public static final int CU_MEMPOOL_ATTR_USED_MEM_CURRENT = 7;
 }

@@ -67,9 +67,16 @@ final class Lib {
         return LOOKUP.find(symbol);
     }
 
-    /** Binds {@code symbol}; if absent, a handle of the same type that throws when called. */
-    @SuppressWarnings("restricted")
+    /**
+     * Binds {@code symbol}; if absent, a handle of the same type that throws when called. Either
+     * way its calls are counted under {@code symbol} ({@link DriverCalls}).
+     */
     static MethodHandle bind(String symbol, FunctionDescriptor fd, Linker.Option... options) {
+        return DriverCalls.counting(symbol, bindUncounted(symbol, fd, options));
+    }
+
+    @SuppressWarnings("restricted")
+    private static MethodHandle bindUncounted(String symbol, FunctionDescriptor fd, Linker.Option... options) {
         Optional<MemorySegment> address = LOOKUP.find(symbol);
         if (address.isPresent()) {
             return LINKER.downcallHandle(address.get(), fd, options);

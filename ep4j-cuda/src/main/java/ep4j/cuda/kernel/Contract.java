@@ -40,9 +40,13 @@ public final class Contract {
     private Contract() {
     }
 
-    /** The C side as the build printed it. */
+    /**
+     * The C side as the build printed it: the kernel contract (structs, constants, enums) and the
+     * cuda.h structs and constants the driver bindings declare ({@link DriverContract}).
+     */
     public record Table(Map<String, CStruct> structs, Map<String, Integer> constants,
-            Map<String, Map<String, Integer>> enums) {
+            Map<String, Map<String, Integer>> enums, Map<String, DriverContract.Struct> driverStructs,
+            Map<String, Long> driverConstants) {
     }
 
     /** Parses the table format of contract_table.cu. */
@@ -51,6 +55,9 @@ public final class Contract {
         Map<String, List<CStruct.Field>> fields = new LinkedHashMap<>();
         Map<String, Integer> constants = new LinkedHashMap<>();
         Map<String, Map<String, Integer>> enums = new LinkedHashMap<>();
+        Map<String, long[]> driverSizes = new LinkedHashMap<>();
+        Map<String, List<DriverContract.Field>> driverFields = new LinkedHashMap<>();
+        Map<String, Long> driverConstants = new LinkedHashMap<>();
         int lineNo = 0;
         for (String line : text.split("\n")) {
             lineNo++;
@@ -69,6 +76,13 @@ public final class Contract {
                             Long.parseLong(w[4]), Integer.parseInt(w[5])));
                     case "constant" -> constants.put(w[1], Integer.parseInt(w[2]));
                     case "enum" -> enums.computeIfAbsent(w[1], k -> new LinkedHashMap<>()).put(w[2], Integer.parseInt(w[3]));
+                    case "driver_struct" -> {
+                        driverSizes.put(w[1], new long[] {Long.parseLong(w[2]), Long.parseLong(w[3])});
+                        driverFields.put(w[1], new ArrayList<>());
+                    }
+                    case "driver_field" -> driverFields.get(w[1]).add(
+                            new DriverContract.Field(w[2], Long.parseLong(w[3]), Long.parseLong(w[4])));
+                    case "driver_constant" -> driverConstants.put(w[1], Long.parseLong(w[2]));
                     default -> throw new IllegalArgumentException("unknown item '" + w[0] + "'");
                 }
             } catch (RuntimeException e) {
@@ -77,7 +91,10 @@ public final class Contract {
         }
         Map<String, CStruct> structs = new LinkedHashMap<>();
         sizes.forEach((name, s) -> structs.put(name, CStruct.fromTable(name, fields.get(name), s[0], s[1])));
-        return new Table(structs, constants, enums);
+        Map<String, DriverContract.Struct> driverStructs = new LinkedHashMap<>();
+        driverSizes.forEach((name, s) -> driverStructs.put(name,
+                new DriverContract.Struct(name, s[0], s[1], List.copyOf(driverFields.get(name)))));
+        return new Table(structs, constants, enums, driverStructs, driverConstants);
     }
 
     /** The table shipped with the kernels, or null when the build had no nvcc. */
