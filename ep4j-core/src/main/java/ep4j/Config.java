@@ -5,7 +5,7 @@ package ep4j;
  * bit-identical whatever the values (DESIGN 2.7). {@link #auto()} lets the backend choose from
  * the problem size and the machine.
  */
-public record Config(int numSms, int chunkTokens) {
+public record Config(int numSms) {
     /** A value of 0 means "the backend chooses". */
     public static final int AUTO = 0;
 
@@ -13,24 +13,17 @@ public record Config(int numSms, int chunkTokens) {
         if (numSms < 0 || numSms > 1024) {
             throw new InvalidArgumentException("numSms", numSms, "0 (auto) or 1 to 1024");
         }
-        if (chunkTokens < 0) {
-            throw new InvalidArgumentException("chunkTokens", chunkTokens, "0 (auto) or a positive token count");
-        }
     }
 
     public static Config auto() {
-        return new Config(AUTO, AUTO);
+        return new Config(AUTO);
     }
 
     public static Config sms(int numSms) {
         if (numSms <= 0) {
             throw new InvalidArgumentException("numSms", numSms, "a positive SM count");
         }
-        return new Config(numSms, AUTO);
-    }
-
-    public Config withChunkTokens(int tokens) {
-        return new Config(numSms, tokens);
+        return new Config(numSms);
     }
 
     public boolean isAuto() {
