@@ -30,6 +30,7 @@ import ep4j.cuda.kernel.BulkDispatchShape;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.cuda.kernel.ParamStruct;
 import ep4j.cuda.memory.DevicePool;
+import ep4j.spi.Results;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -323,7 +324,7 @@ final class CudaBuffer implements EpBuffer {
             inRank.close();
             throw e;
         }
-        return new DispatchLayout(numExperts, t, perRank, perExpert, inRank);
+        return Results.layout(numExperts, t, perRank, perExpert, inRank);
     }
 
     // ---------------------------------------------------------------- dispatch
@@ -442,7 +443,7 @@ final class CudaBuffer implements EpBuffer {
         final Outputs out;
         HandleState state = null;
         if (cached != null) {
-            state = (HandleState) cached.backendState();
+            state = Results.backendState(cached, this, HandleState.class);
             receivedRows = state.receivedRows().address();
             sendRow = cached.sendRow();
             inRank = cached.isTokenInRank();
@@ -560,10 +561,11 @@ final class CudaBuffer implements EpBuffer {
             DeviceMemory.copy(tpeKeep.address(), tpeDevice.address(), 4L * localExperts, stream);
             Tensor received = pool.tensor(DType.INT32, 1);
             DeviceMemory.copy(received.address(), recvTotal(), 4, stream);
-            handle = new DispatchHandle(this, rank, r, t, spec.hidden(), rows, inRank, sendRow, o[4], offsets,
+            handle = Results.handle(this, t, rows, inRank, sendRow, o[4], offsets,
                     new HandleState(tpeHost, tpeKeep, received, worst > 0));
         }
-        return new Dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event, cached == null);
+        return cached == null ? Results.dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event)
+                : Results.cachedDispatched(o[0], o[1], tpeDevice, tpeHost, handle, event);
     }
 
     private void launchNotify(long call, int t, int experts, int local, int alignment, int worst, Tensor inRank,
@@ -635,7 +637,7 @@ final class CudaBuffer implements EpBuffer {
             }
             throw e;
         }
-        return new Combined(out, outW, event);
+        return Results.combined(out, outW, event);
     }
 
     // ---------------------------------------------------------------- low latency
