@@ -1,5 +1,7 @@
 package ep4j;
 
+import java.util.Optional;
+
 /**
  * One rank's communication buffer. Every call except {@link #layout} is collective: all ranks
  * of the group make the same call (each from its own thread or process), as in DeepEP. A bad
@@ -35,6 +37,16 @@ public interface EpBuffer extends AutoCloseable {
     Tensor lowLatencyCombineInput(LowLatencyHandle handle);
 
     boolean isClosed();
+
+    /**
+     * The device time of this buffer's kernels, where the backend can measure it.
+     *
+     * @return the timing of this buffer (off until enabled), or empty on a backend without
+     *         device kernels (the CPU backend)
+     */
+    default Optional<KernelTiming> kernelTiming() {
+        return Optional.empty();
+    }
 
     /** Frees the buffer and every result it still owns. Twice is harmless; a call after it is an IllegalStateException. */
     @Override

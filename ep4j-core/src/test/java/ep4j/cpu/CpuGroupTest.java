@@ -44,6 +44,13 @@ class CpuGroupTest {
     }
 
     @Test
+    void theCpuBackendHasNoKernelsToTime() {
+        try (EpGroup g = EpGroup.cpu(1); EpBuffers b = g.allocate(BufferSpec.normal(128, 4))) {
+            assertTrue(b.rank(0).kernelTiming().isEmpty());
+        }
+    }
+
+    @Test
     void closingTheGroupClosesItsBuffers() {
         EpGroup g = EpGroup.cpu(2);
         EpBuffers b = g.allocate(BufferSpec.normal(128, 4));

@@ -12,6 +12,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpEvent;
 import ep4j.InvalidArgumentException;
+import ep4j.KernelTiming;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatchArgs;
@@ -33,6 +34,7 @@ import ep4j.cuda.memory.DevicePool;
 import ep4j.spi.Results;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Optional;
 
 /**
  * One rank's buffer on its GPU: the signal array and mailbox that peers write into, the
@@ -76,6 +78,7 @@ final class CudaBuffer implements EpBuffer {
     private final long timeoutNanos;
     private CudaBuffer[] peers;
     private KernelTimer timer;
+    private final KernelTiming timing = new CudaKernelTiming(this);
     private long seq;
     private int nextEvent;
     private volatile boolean closed;
@@ -114,6 +117,11 @@ final class CudaBuffer implements EpBuffer {
 
     KernelTimer timer() {
         return timer;
+    }
+
+    @Override
+    public Optional<KernelTiming> kernelTiming() {
+        return Optional.of(timing);
     }
 
     private void phase(String name) {
