@@ -69,8 +69,11 @@ public final class RequestValidator {
         if (a.expertAlignment() < 1) {
             throw new InvalidArgumentException("expertAlignment", a.expertAlignment(), "a value >= 1");
         }
-        if (a.numWorstTokens() < 0) {
-            throw new InvalidArgumentException("numWorstTokens", a.numWorstTokens(), "0 (exact size) or a row count > 0");
+        long maxRows = (long) ranks * spec.maxTokensPerRank();
+        if (a.numWorstTokens() < 0 || a.numWorstTokens() > maxRows) {
+            throw new InvalidArgumentException("numWorstTokens", a.numWorstTokens(),
+                    "0 (exact size) or a row count of 1 to " + maxRows + " (the most rows a rank can receive: "
+                            + ranks + " ranks x BufferSpec maxTokensPerRank " + spec.maxTokensPerRank() + ")");
         }
         DispatchHandle h = a.cachedHandle();
         if (h != null) {

@@ -22,6 +22,7 @@ import ep4j.Tensor;
 import ep4j.check.RequestValidator;
 import ep4j.codec.Fp8Mode;
 import ep4j.codec.Fp8Quantizer;
+import ep4j.spi.HostMemory;
 import ep4j.spi.Results;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,8 +73,12 @@ final class CpuBuffer implements EpBuffer {
     /** The latest low-latency dispatch generation started here (-1: none). */
     private volatile long llGen = -1;
 
-    CpuBuffer(Exchange ex, int rank, int ranks, BufferSpec spec) {
+    /** Runs once, when this buffer is closed. */
+    private final Runnable onClose;
+
+    CpuBuffer(Exchange ex, int rank, int ranks, BufferSpec spec, Runnable onClose) {
         this.ex = ex;
+        this.onClose = onClose;
         this.rank = rank;
         this.ranks = ranks;
         this.spec = spec;
@@ -567,19 +572,24 @@ final class CpuBuffer implements EpBuffer {
             hidden = spec.hidden();
             scaleBytesPerRow = hidden % 128 == 0 ? 4L * (hidden / 128) : 0;
             long rows = (long) local * capacity;
-            for (int s = 0; s < 2; s++) {
-                recvX[s] = alloc(rows * hidden * 2);
-                recvScales[s] = alloc(rows * scaleBytesPerRow);
-                recvCount[s] = alloc(4L * local);
-                sourceToken[s] = alloc(4L * rows);
-                ranges[s] = alloc(8L * local * ranks);
-                sendX[s] = alloc((long) n * hidden * 2);
-                sendScales[s] = alloc(n * scaleBytesPerRow);
+            try {
+                for (int s = 0; s < 2; s++) {
+                    recvX[s] = alloc(rows * hidden * 2);
+                    recvScales[s] = alloc(rows * scaleBytesPerRow);
+                    recvCount[s] = alloc(4L * local);
+                    sourceToken[s] = alloc(4L * rows);
+                    ranges[s] = alloc(8L * local * ranks);
+                    sendX[s] = alloc((long) n * hidden * 2);
+                    sendScales[s] = alloc(n * scaleBytesPerRow);
+                }
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
             }
         }
 
         private MemorySegment alloc(long bytes) {
-            return arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+            return HostMemory.allocate(arena, bytes, "the low-latency buffers of rank " + rank);
         }
 
         MemorySegment combineIn(int s) {
@@ -958,29 +968,38 @@ final class CpuBuffer implements EpBuffer {
             closed = true;
         }
         ex.markClosed(rank);
-        synchronized (this) {
-            RuntimeException first = null;
-            List<AutoCloseable> owned;
-            synchronized (results) {
-                owned = new ArrayList<>(results);
-                results.clear();
-            }
-            for (AutoCloseable r : owned) {
-                try {
-                    r.close();
-                } catch (Exception e) {
-                    if (first == null) {
-                        first = e instanceof RuntimeException re ? re : new ep4j.EpException("close failed", e);
-                    }
+        try {
+            closeResources();
+        } finally {
+            onClose.run();
+        }
+    }
+
+    /** Frees every result still owned and the buffer's memory; the first failure is thrown, the others suppressed. */
+    private synchronized void closeResources() {
+        RuntimeException first = null;
+        List<AutoCloseable> owned;
+        synchronized (results) {
+            owned = new ArrayList<>(results);
+            results.clear();
+        }
+        for (AutoCloseable r : owned) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException re ? re : new ep4j.EpException("close failed", e);
+                } else {
+                    first.addSuppressed(e);
                 }
             }
-            pool.close();
-            if (ll != null) {
-                ll.close();
-            }
-            if (first != null) {
-                throw first;
-            }
+        }
+        pool.close();
+        if (ll != null) {
+            ll.close();
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

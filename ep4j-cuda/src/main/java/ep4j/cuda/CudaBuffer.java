@@ -34,6 +34,8 @@ import ep4j.cuda.memory.DevicePool;
 import ep4j.spi.Results;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -94,18 +96,36 @@ final class CudaBuffer implements EpBuffer {
         this.validator = new RequestValidator(this, group.size(), context.device().ordinal(), spec);
         this.timeoutNanos = spec.timeout().toNanos();
         context.makeCurrent();
-        this.stream = CudaStream.create(context, true);
-        this.pool = new DevicePool(context);
-        this.signals = DeviceMemory.allocate(context, SIGNAL_BYTES);
-        this.signals.fill((byte) 0);
-        this.mailbox = DeviceMemory.allocate(context, MAILBOX_BYTES);
-        this.scratch = DeviceMemory.allocate(context, 256);
-        this.scratch.fill((byte) 0);
-        this.summary = PinnedHostMemory.allocate(context, 4L * (Kernels.MAX_EXPERTS + 16));
-        this.errors = new DeviceErrors(context, rank);
-        for (int i = 0; i < EVENT_RING; i++) {
-            events[i] = CudaEvent.create(context, false);
+        // What is made so far, freed (last first) if a later step fails.
+        List<AutoCloseable> made = new ArrayList<>(List.of(args, params));
+        try {
+            this.stream = keep(made, CudaStream.create(context, true));
+            this.pool = keep(made, new DevicePool(context));
+            this.signals = keep(made, DeviceMemory.allocate(context, SIGNAL_BYTES));
+            this.signals.fill((byte) 0);
+            this.mailbox = keep(made, DeviceMemory.allocate(context, MAILBOX_BYTES));
+            this.scratch = keep(made, DeviceMemory.allocate(context, 256));
+            this.scratch.fill((byte) 0);
+            this.summary = keep(made, PinnedHostMemory.allocate(context, 4L * (Kernels.MAX_EXPERTS + 16)));
+            this.errors = keep(made, new DeviceErrors(context, rank));
+            for (int i = 0; i < EVENT_RING; i++) {
+                events[i] = keep(made, CudaEvent.create(context, false));
+            }
+        } catch (RuntimeException | Error e) {
+            for (int i = made.size() - 1; i >= 0; i--) {
+                try {
+                    made.get(i).close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
         }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> made, T resource) {
+        made.add(resource);
+        return resource;
     }
 
     synchronized void enableTimer() {
