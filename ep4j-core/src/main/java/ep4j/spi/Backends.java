@@ -14,7 +14,13 @@ public final class Backends {
     }
 
     public static List<Backend> all() {
-        return ServiceLoader.load(Backend.class).stream().map(ServiceLoader.Provider::get)
+        // As a named module: the backends of ep4j.core's layer (and its parents). On the class
+        // path: the backends the thread's context class loader sees.
+        Module core = Backend.class.getModule();
+        ServiceLoader<Backend> loader = core.isNamed() && core.getLayer() != null
+                ? ServiceLoader.load(core.getLayer(), Backend.class)
+                : ServiceLoader.load(Backend.class);
+        return loader.stream().map(ServiceLoader.Provider::get)
                 .sorted(Comparator.comparingInt(Backend::priority).reversed()).toList();
     }
 

@@ -61,7 +61,7 @@ public final class Kernels implements AutoCloseable {
 
     /** Whether the build compiled the kernels into this jar (it does not without nvcc). */
     public static boolean built() {
-        return Kernels.class.getClassLoader().getResource(FATBIN) != null;
+        return CudaModule.hasResource(FATBIN);
     }
 
     @Override
