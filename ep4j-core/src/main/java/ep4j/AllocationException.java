@@ -8,10 +8,14 @@ package ep4j;
 public final class AllocationException extends EpException {
     private static final long serialVersionUID = 1L;
 
+    /** The size asked for, in bytes. */
     private final long bytes;
+    /** {@link Tensor#HOST}, or the GPU index. */
     private final int device;
 
     /**
+     * An allocation failed.
+     *
      * @param what   what was being allocated, e.g. "the dispatch output x [8192, 7168] BF16"
      * @param bytes  the size asked for, in bytes
      * @param device {@link Tensor#HOST}, or the GPU index

@@ -33,8 +33,8 @@ public final class Dispatched extends OwnedResult {
     }
 
     /**
-     * The received tokens, in the order above; rows past the received count (a
-     * {@link DispatchArgs#numWorstTokens} dispatch) are zero.
+     * The received tokens, in the order above. After a {@link DispatchArgs#numWorstTokens}
+     * dispatch, rows past the received count mean nothing (their top-k index is -1).
      *
      * @return {@code [numRows, H]}, the dtype sent (bf16, or fp8 e4m3)
      * @throws IllegalStateException when the result was closed

@@ -83,6 +83,75 @@ class ModuleGraphTest {
         assertTrue(classFileMajorVersion(ref) <= 61, "module-info.class must be readable by JDK 17");
     }
 
+    /** What javac's "exports" lint would say (it is off for the JSpecify annotations): no API signature leaks an internal type. */
+    @Test
+    void theApiUsesNoTypeOfAPackageItDoesNotExport() throws Exception {
+        ModuleReference ref = module("ep4j.core", EpGroup.class);
+        Set<String> exported = unqualifiedExports(ref.descriptor());
+        List<String> leaks = new java.util.ArrayList<>();
+        try (ModuleReader reader = ref.open()) {
+            for (String name : reader.list().filter(n -> n.endsWith(".class") && !n.contains("-info")).toList()) {
+                Class<?> c = Class.forName(name.substring(0, name.length() - 6).replace('/', '.'), false,
+                        getClass().getClassLoader());
+                if (!exported.contains(c.getPackageName()) || !isApi(c.getModifiers())) {
+                    continue;
+                }
+                List<java.lang.reflect.Type> used = new java.util.ArrayList<>();
+                used.add(c.getGenericSuperclass());
+                used.addAll(List.of(c.getGenericInterfaces()));
+                for (var m : c.getDeclaredMethods()) {
+                    if (isApi(m.getModifiers()) && !m.isSynthetic()) {
+                        used.add(m.getGenericReturnType());
+                        used.addAll(List.of(m.getGenericParameterTypes()));
+                        used.addAll(List.of(m.getGenericExceptionTypes()));
+                    }
+                }
+                for (var k : c.getDeclaredConstructors()) {
+                    if (isApi(k.getModifiers())) {
+                        used.addAll(List.of(k.getGenericParameterTypes()));
+                    }
+                }
+                for (var f : c.getDeclaredFields()) {
+                    if (isApi(f.getModifiers())) {
+                        used.add(f.getGenericType());
+                    }
+                }
+                for (java.lang.reflect.Type t : used) {
+                    for (Class<?> u : classesIn(t)) {
+                        if (u.getPackageName().startsWith("ep4j") && !exported.contains(u.getPackageName())) {
+                            leaks.add(c.getName() + " uses " + u.getName());
+                        }
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), leaks);
+    }
+
+    private static boolean isApi(int modifiers) {
+        return java.lang.reflect.Modifier.isPublic(modifiers) || java.lang.reflect.Modifier.isProtected(modifiers);
+    }
+
+    private static List<Class<?>> classesIn(java.lang.reflect.Type t) {
+        if (t instanceof Class<?> c) {
+            return c.isArray() ? classesIn(c.getComponentType()) : List.of(c);
+        }
+        List<Class<?>> out = new java.util.ArrayList<>();
+        if (t instanceof java.lang.reflect.ParameterizedType p) {
+            out.addAll(classesIn(p.getRawType()));
+            for (java.lang.reflect.Type a : p.getActualTypeArguments()) {
+                out.addAll(classesIn(a));
+            }
+        } else if (t instanceof java.lang.reflect.GenericArrayType g) {
+            out.addAll(classesIn(g.getGenericComponentType()));
+        } else if (t instanceof java.lang.reflect.WildcardType w) {
+            for (java.lang.reflect.Type b : w.getUpperBounds()) {
+                out.addAll(classesIn(b));
+            }
+        }
+        return out;
+    }
+
     @Test
     void theCpuBackendRunsAsANamedModuleWithoutJSpecify() throws Exception {
         ModuleLayer layer = layer("ep4j.core", EpGroup.class);

@@ -52,6 +52,7 @@ class ModuleGraphTest {
     }
 
     @Test
+    @SuppressWarnings("restricted") // enableNativeAccess: the layer's ep4j.cuda calls the driver through FFM
     void asANamedModuleTheBackendIsFoundAndSeesItsKernels() throws Exception {
         ModuleFinder finder = ModuleFinder.of(location(EpGroup.class), location(CudaBackend.class));
         Configuration cf = ModuleLayer.boot().configuration().resolveAndBind(finder, ModuleFinder.of(),
