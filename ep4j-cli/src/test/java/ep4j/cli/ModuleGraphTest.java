@@ -32,8 +32,16 @@ class ModuleGraphTest {
 
     @Test
     void theCommandRunsAsANamedModule() throws Exception {
-        ModuleFinder finder = ModuleFinder.of(location(EpGroup.class), location(PeerCopy.class),
-                location(Main.class), location(CommandLine.class));
+        // Every entry of the test class path but the tests themselves: ep4j's modules and their
+        // dependencies, whatever they are.
+        Path tests = location(ModuleGraphTest.class);
+        ModuleFinder finder = ModuleFinder.of(java.util.Arrays.stream(
+                System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+                .map(Path::of).filter(p -> !p.equals(tests)).toArray(Path[]::new));
+        assertEquals(location(EpGroup.class), Path.of(finder.find("ep4j.core").orElseThrow().location().orElseThrow()));
+        assertEquals(location(PeerCopy.class), Path.of(finder.find("ep4j.cuda").orElseThrow().location().orElseThrow()));
+        assertEquals(location(CommandLine.class),
+                Path.of(finder.find("info.picocli").orElseThrow().location().orElseThrow()));
         ModuleDescriptor cli = finder.find("ep4j.cli").orElseThrow().descriptor();
         assertTrue(cli.exports().isEmpty(), cli.exports().toString());
         Configuration cf = ModuleLayer.boot().configuration().resolveAndBind(finder, ModuleFinder.of(),
