@@ -175,7 +175,8 @@ final class CudaGroup implements EpGroup {
 
     @Override
     public void abort(Throwable cause) {
-        exchanges.forEach(e -> e.abort(cause));
+        Throwable c = cause != null ? cause : new ep4j.EpException("abort() without a cause");
+        exchanges.forEach(e -> e.abort(c));
     }
 
     @Override
