@@ -1,5 +1,6 @@
 package ep4j;
 
+import ep4j.spi.Keeper;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -18,7 +19,7 @@ public final class DispatchHandle extends OwnedResult {
     private final long numRows;
     private final Tensor isTokenInRank;
     private final Tensor sendRow;
-    private final Tensor sourceToken;
+    private volatile Tensor sourceToken;
     private final Tensor sourceRankOffsets;
     private final @Nullable Object state;
 
@@ -138,5 +139,14 @@ public final class DispatchHandle extends OwnedResult {
     /** The backend's own state, for {@link ep4j.spi.Results#backendState}. */
     @Nullable Object state() {
         return open(state);
+    }
+
+    /** Replaces a source-token view of a receive slot with an owned copy ({@link Dispatched#keep()}). */
+    synchronized void keep(Keeper keeper) {
+        if (sourceToken.isRecycledView()) {
+            Tensor copy = keeper.keep(sourceToken);
+            adopt(copy);
+            sourceToken = copy;
+        }
     }
 }

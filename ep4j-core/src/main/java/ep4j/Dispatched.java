@@ -1,5 +1,6 @@
 package ep4j;
 
+import ep4j.spi.Keeper;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -9,18 +10,20 @@ import org.jspecify.annotations.Nullable;
  * reused): closing it frees them, and the handle is then rejected by combine.
  */
 public final class Dispatched extends OwnedResult {
-    private final Tensor x;
-    private final @Nullable Tensor scales;
-    private final @Nullable Tensor topkIdx;
-    private final @Nullable Tensor topkWeights;
+    private volatile Tensor x;
+    private volatile @Nullable Tensor scales;
+    private volatile @Nullable Tensor topkIdx;
+    private volatile @Nullable Tensor topkWeights;
     private final Tensor tokensPerExpert;
     private final int @Nullable [] tokensPerExpertList;
     private final DispatchHandle handle;
     private final EpEvent event;
+    private final boolean ownsHandle;
+    private @Nullable Keeper keeper;
 
     Dispatched(Tensor x, @Nullable Tensor scales, @Nullable Tensor topkIdx, @Nullable Tensor topkWeights,
             Tensor tokensPerExpert, int @Nullable [] tokensPerExpertList, DispatchHandle handle, EpEvent event,
-            boolean ownsHandle) {
+            boolean ownsHandle, @Nullable Keeper keeper) {
         super(x, scales, topkIdx, topkWeights, tokensPerExpert, ownsHandle ? handle : null);
         this.x = x;
         this.scales = scales;
@@ -30,6 +33,47 @@ public final class Dispatched extends OwnedResult {
         this.tokensPerExpertList = tokensPerExpertList;
         this.handle = handle;
         this.event = event;
+        this.ownsHandle = ownsHandle;
+        this.keeper = keeper;
+    }
+
+    /**
+     * Makes this result's rows outlive later calls. On the GPU a dispatch leaves its rows where
+     * they arrived, in one of two receive slots of the buffer that dispatches alternate: the
+     * tensors above are views of that slot, readable until the dispatch after next refills it
+     * (then reading them throws {@link IllegalStateException}, never returning newer rows).
+     * {@code keep()} copies them (and the handle's source-token view) into memory this result
+     * owns: one device copy, ordered on the rank's stream, so it is cheap and needs no
+     * synchronization. Training keeps dispatched activations until the backward pass this way.
+     * Calling it again, or on a result whose tensors are not views, does nothing.
+     *
+     * @return this result
+     * @throws IllegalStateException when the result was closed, or its views already expired
+     */
+    public synchronized Dispatched keep() {
+        open(this);
+        Keeper k = keeper;
+        if (k == null) {
+            return this;
+        }
+        x = kept(k, x);
+        scales = kept(k, scales);
+        topkIdx = kept(k, topkIdx);
+        topkWeights = kept(k, topkWeights);
+        if (ownsHandle) {
+            handle.keep(k);
+        }
+        keeper = null;
+        return this;
+    }
+
+    private @Nullable Tensor kept(Keeper k, @Nullable Tensor view) {
+        if (view == null || !view.isRecycledView()) {
+            return view;
+        }
+        Tensor copy = k.keep(view);
+        adopt(copy);
+        return copy;
     }
 
     /**

@@ -53,6 +53,52 @@ public interface EpBuffer extends AutoCloseable {
     int device();
 
     /**
+     * The native stream every call of this rank runs on, for callers who launch their own
+     * kernels in order with them (and for graph capture). The backend owns it.
+     *
+     * @return the {@code CUstream} handle on a GPU; 0 on the CPU backend
+     */
+    default long nativeStream() {
+        return 0;
+    }
+
+    /**
+     * Captures the calls {@code calls} makes on this rank (and the kernels the caller launches on
+     * {@link #nativeStream()} meanwhile) into a graph that {@link EpGraph#replay()} runs again.
+     * Inside the capture, calls do not wait: they behave as {@code async(true)}, and a normal
+     * dispatch must use {@link DispatchArgs#numWorstTokens} (its size cannot come back to the
+     * host). Collective like the calls it captures: every rank captures the same sequence. The
+     * results the captured calls return are the ones every replay refills.
+     *
+     * <p>The default runs {@code calls} again at each replay, which gives the same results on a
+     * backend without device graphs (the CPU backend).
+     *
+     * @param calls makes the calls to capture, on this rank's thread
+     * @return the graph, owned by the caller
+     * @throws IllegalStateException when the buffer was closed
+     */
+    default EpGraph captureGraph(Runnable calls) {
+        calls.run();
+        return new EpGraph() {
+            private volatile boolean closed;
+
+            @Override
+            public EpEvent replay() {
+                if (closed) {
+                    throw new IllegalStateException("EpGraph was closed");
+                }
+                calls.run();
+                return EpEvent.completed();
+            }
+
+            @Override
+            public void close() {
+                closed = true;
+            }
+        };
+    }
+
+    /**
      * Where each token goes (DESIGN 2.1): per-rank and per-expert token counts of a routing. Not
      * collective: only this rank computes. A token that lists one expert in several slots counts
      * once for it.

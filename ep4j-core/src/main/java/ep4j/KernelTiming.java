@@ -51,4 +51,20 @@ public interface KernelTiming {
      * @return microseconds; NaN when timing is off or the last call ran no kernel
      */
     double lastCallMicros();
+
+    /**
+     * Starts a span on the rank's stream: an event recorded now, in stream order. With
+     * {@link #endSpanMicros()} it measures the device time of many back-to-back calls, the way
+     * DeepEP reports its figures (divide by the calls). Works whether or not per-kernel timing
+     * is {@linkplain #enable() enabled}.
+     */
+    void startSpan();
+
+    /**
+     * Ends the span {@link #startSpan()} began and waits for it.
+     *
+     * @return microseconds of device time from the start event to now, in stream order
+     * @throws IllegalStateException when no span was started
+     */
+    double endSpanMicros();
 }

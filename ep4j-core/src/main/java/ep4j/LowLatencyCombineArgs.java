@@ -15,6 +15,7 @@ public final class LowLatencyCombineArgs {
     private final Tensor topkWeights;
     private final LowLatencyHandle handle;
     private boolean returnRecvHook;
+    private boolean async;
     private boolean zeroCopy;
     private @Nullable Tensor out;
 
@@ -48,6 +49,27 @@ public final class LowLatencyCombineArgs {
     public LowLatencyCombineArgs returnRecvHook(boolean hook) {
         this.returnRecvHook = hook;
         return this;
+    }
+
+    /**
+     * Returns without waiting for the call (without a hook): the results are ready, in order on the
+     * rank's stream, once {@code event()} of the result completes. Default false.
+     *
+     * @param async whether to return at once
+     * @return this
+     */
+    public LowLatencyCombineArgs async(boolean async) {
+        this.async = async;
+        return this;
+    }
+
+    /**
+     * Whether the call returns without waiting.
+     *
+     * @return the flag
+     */
+    public boolean async() {
+        return async;
     }
 
     /**

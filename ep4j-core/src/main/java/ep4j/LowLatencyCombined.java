@@ -14,12 +14,14 @@ public final class LowLatencyCombined extends OwnedResult {
     private final Tensor x;
     private final @Nullable RecvHook hook;
     private final BooleanSupplier received;
+    private final EpEvent event;
 
-    LowLatencyCombined(Tensor x, boolean ownsX, @Nullable RecvHook hook, BooleanSupplier received) {
+    LowLatencyCombined(Tensor x, boolean ownsX, @Nullable RecvHook hook, BooleanSupplier received, EpEvent event) {
         super(ownsX ? x : null);
         this.x = x;
         this.hook = hook;
         this.received = received;
+        this.event = event;
     }
 
     /**
@@ -45,5 +47,15 @@ public final class LowLatencyCombined extends OwnedResult {
      */
     public @Nullable RecvHook hook() {
         return hook;
+    }
+
+    /**
+     * Completion of the call made without a hook ({@link EpEvent#completed()} when it was
+     * synchronous); with a hook, the event {@link RecvHook#receive()} returns completes it.
+     *
+     * @return the event
+     */
+    public EpEvent event() {
+        return event;
     }
 }

@@ -16,6 +16,7 @@ public final class LowLatencyDispatchArgs {
     private boolean roundScale;
     private boolean ue8m0;
     private boolean returnRecvHook;
+    private boolean async;
 
     private LowLatencyDispatchArgs(Tensor x, Tensor topkIdx, int numExperts) {
         this.x = x;
@@ -68,6 +69,27 @@ public final class LowLatencyDispatchArgs {
     public LowLatencyDispatchArgs returnRecvHook(boolean hook) {
         this.returnRecvHook = hook;
         return this;
+    }
+
+    /**
+     * Returns without waiting for the call (without a hook): the results are ready, in order on the
+     * rank's stream, once {@code event()} of the result completes. Default false.
+     *
+     * @param async whether to return at once
+     * @return this
+     */
+    public LowLatencyDispatchArgs async(boolean async) {
+        this.async = async;
+        return this;
+    }
+
+    /**
+     * Whether the call returns without waiting.
+     *
+     * @return the flag
+     */
+    public boolean async() {
+        return async;
     }
 
     /**

@@ -23,9 +23,10 @@ public final class LowLatencyDispatched extends OwnedResult {
     private final LowLatencyHandle handle;
     private final @Nullable RecvHook hook;
     private final BooleanSupplier received;
+    private final EpEvent event;
 
     LowLatencyDispatched(Tensor x, @Nullable Tensor scales, Tensor recvCount, LowLatencyHandle handle,
-            @Nullable RecvHook hook, BooleanSupplier received) {
+            @Nullable RecvHook hook, BooleanSupplier received, EpEvent event) {
         // Views: closing them marks them closed and frees nothing.
         super(x, scales, recvCount);
         this.x = x;
@@ -34,6 +35,17 @@ public final class LowLatencyDispatched extends OwnedResult {
         this.handle = handle;
         this.hook = hook;
         this.received = received;
+        this.event = event;
+    }
+
+    /**
+     * Completion of the call made without a hook ({@link EpEvent#completed()} when it was
+     * synchronous); with a hook, the event {@link RecvHook#receive()} returns completes it.
+     *
+     * @return the event
+     */
+    public EpEvent event() {
+        return event;
     }
 
     private <T> T ready(T value) {

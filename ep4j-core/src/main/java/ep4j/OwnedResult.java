@@ -13,11 +13,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public abstract sealed class OwnedResult implements AutoCloseable
         permits DispatchLayout, Dispatched, DispatchHandle, Combined, LowLatencyDispatched, LowLatencyCombined {
-    private final List<AutoCloseable> owned;
+    private final List<AutoCloseable> owned = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     OwnedResult(AutoCloseable... owned) {
-        this.owned = java.util.Arrays.stream(owned).filter(Objects::nonNull).toList();
+        java.util.Arrays.stream(owned).filter(Objects::nonNull).forEach(this.owned::add);
+    }
+
+    /** Takes ownership of {@code resource} as well (a copy {@link Dispatched#keep()} made). */
+    final void adopt(AutoCloseable resource) {
+        owned.add(resource);
     }
 
     final <T> T open(T value) {

@@ -2,6 +2,9 @@ package ep4j;
 
 import ep4j.access.Access;
 import ep4j.access.ResultAccess;
+import ep4j.spi.Generation;
+import ep4j.spi.Keeper;
+import java.lang.foreign.MemorySegment;
 import java.util.function.BooleanSupplier;
 
 /** Gives {@link ep4j.spi.Results} the package-private constructors of the result types. */
@@ -33,9 +36,15 @@ final class ResultFactory implements ResultAccess {
 
     @Override
     public Dispatched dispatched(Tensor x, Tensor scales, Tensor topkIdx, Tensor topkWeights, Tensor tokensPerExpert,
-            int[] tokensPerExpertList, DispatchHandle handle, EpEvent event, boolean ownsHandle) {
+            int[] tokensPerExpertList, DispatchHandle handle, EpEvent event, boolean ownsHandle, Keeper keeper) {
         return new Dispatched(x, scales, topkIdx, topkWeights, tokensPerExpert, tokensPerExpertList, handle, event,
-                ownsHandle);
+                ownsHandle, keeper);
+    }
+
+    @Override
+    public Tensor recycled(MemorySegment hostSegment, long address, int device, DType dtype, Generation region,
+            long generation, long... shape) {
+        return Tensor.recycled(hostSegment, address, device, dtype, region, generation, shape);
     }
 
     @Override
@@ -51,12 +60,13 @@ final class ResultFactory implements ResultAccess {
 
     @Override
     public LowLatencyDispatched lowLatencyDispatched(Tensor x, Tensor scales, Tensor recvCount,
-            LowLatencyHandle handle, RecvHook hook, BooleanSupplier received) {
-        return new LowLatencyDispatched(x, scales, recvCount, handle, hook, received);
+            LowLatencyHandle handle, RecvHook hook, BooleanSupplier received, EpEvent event) {
+        return new LowLatencyDispatched(x, scales, recvCount, handle, hook, received, event);
     }
 
     @Override
-    public LowLatencyCombined lowLatencyCombined(Tensor x, boolean ownsX, RecvHook hook, BooleanSupplier received) {
-        return new LowLatencyCombined(x, ownsX, hook, received);
+    public LowLatencyCombined lowLatencyCombined(Tensor x, boolean ownsX, RecvHook hook, BooleanSupplier received,
+            EpEvent event) {
+        return new LowLatencyCombined(x, ownsX, hook, received, event);
     }
 }

@@ -1,6 +1,7 @@
 package ep4j;
 
 import ep4j.codec.BFloat16;
+import ep4j.spi.Generation;
 import ep4j.spi.HostMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -51,9 +52,19 @@ public final class Tensor implements AutoCloseable {
     private final int device;
     private final @Nullable AutoCloseable owner;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** For a view of a backend's fixed memory: the region and the generation the view belongs to. */
+    private final @Nullable Generation region;
+    private final long generation;
 
     private Tensor(DType dtype, long[] shape, @Nullable MemorySegment segment, long address, int device,
             @Nullable AutoCloseable owner) {
+        this(dtype, shape, segment, address, device, owner, null, 0);
+    }
+
+    private Tensor(DType dtype, long[] shape, @Nullable MemorySegment segment, long address, int device,
+            @Nullable AutoCloseable owner, @Nullable Generation region, long generation) {
+        this.region = region;
+        this.generation = generation;
         HostMemory.byteSize(dtype, shape); // checks every size and the total
         this.dtype = dtype;
         this.shape = shape.clone();
@@ -386,6 +397,26 @@ public final class Tensor implements AutoCloseable {
         if (closed.get()) {
             throw new IllegalStateException("tensor " + dtype + Arrays.toString(shape) + " was closed");
         }
+        if (region != null && !region.holds(generation)) {
+            throw new IllegalStateException("tensor " + this + " is a view of the " + region.region()
+                    + ", which a later call has refilled (the view holds call " + generation + "'s rows, the region now "
+                    + "holds call " + region.current() + "'s); keep() the result to read it past that call");
+        }
+    }
+
+    /**
+     * Whether this tensor is a view of memory a later call may refill ({@link ep4j.spi.Results#recycledView}).
+     *
+     * @return true for such a view, readable or not
+     */
+    public boolean isRecycledView() {
+        return region != null;
+    }
+
+    /** A view of a backend's fixed memory, valid while {@code region} holds {@code generation}. */
+    static Tensor recycled(@Nullable MemorySegment hostSegment, long address, int device, DType dtype, Generation region,
+            long generation, long... shape) {
+        return new Tensor(dtype, shape, hostSegment, address, device, null, region, generation);
     }
 
     /**

@@ -10,7 +10,11 @@ import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatched;
 import ep4j.LowLatencyHandle;
 import ep4j.RecvHook;
+import ep4j.DType;
 import ep4j.Tensor;
+import ep4j.spi.Generation;
+import ep4j.spi.Keeper;
+import java.lang.foreign.MemorySegment;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -27,7 +31,10 @@ public interface ResultAccess {
     Object state(DispatchHandle handle);
 
     Dispatched dispatched(Tensor x, Tensor scales, Tensor topkIdx, Tensor topkWeights, Tensor tokensPerExpert,
-            int[] tokensPerExpertList, DispatchHandle handle, EpEvent event, boolean ownsHandle);
+            int[] tokensPerExpertList, DispatchHandle handle, EpEvent event, boolean ownsHandle, Keeper keeper);
+
+    Tensor recycled(MemorySegment hostSegment, long address, int device, DType dtype, Generation region,
+            long generation, long... shape);
 
     Combined combined(Tensor x, Tensor topkWeights, EpEvent event);
 
@@ -35,7 +42,8 @@ public interface ResultAccess {
             Tensor sourceToken, Tensor ranges, BooleanSupplier alive);
 
     LowLatencyDispatched lowLatencyDispatched(Tensor x, Tensor scales, Tensor recvCount, LowLatencyHandle handle,
-            RecvHook hook, BooleanSupplier received);
+            RecvHook hook, BooleanSupplier received, EpEvent event);
 
-    LowLatencyCombined lowLatencyCombined(Tensor x, boolean ownsX, RecvHook hook, BooleanSupplier received);
+    LowLatencyCombined lowLatencyCombined(Tensor x, boolean ownsX, RecvHook hook, BooleanSupplier received,
+            EpEvent event);
 }

@@ -716,9 +716,12 @@ final class CpuBuffer implements EpBuffer {
         Tensor ranges = Tensor.ofHost(m.ranges[s], DType.INT32, local, ranks, 2);
         LowLatencyHandle handle = Results.lowLatencyHandle(this, s, g, numExperts, tokens, sourceToken, ranges,
                 () -> !closed && llGen - g < 2);
-        RecvHook hook = () -> receiveDispatch(g);
+        RecvHook hook = () -> {
+            receiveDispatch(g);
+            return EpEvent.completed();
+        };
         LowLatencyDispatched d = Results.lowLatencyDispatched(outX, outScales, recvCount, handle,
-                a.returnRecvHook() ? hook : null, () -> slot.received && slot.gen == g);
+                a.returnRecvHook() ? hook : null, () -> slot.received && slot.gen == g, EpEvent.completed());
         if (!a.returnRecvHook()) {
             receiveDispatch(g);
         }
@@ -909,8 +912,12 @@ final class CpuBuffer implements EpBuffer {
         }
         LlCombine st = new LlCombine(call, s, signature, out, idx, weights, topk, h.numTokens(), slot.combineRow);
         lastCombine[s] = st;
-        LowLatencyCombined c = Results.lowLatencyCombined(out, owns,
-                a.returnRecvHook() ? () -> receiveCombine(st) : null, () -> st.received);
+        RecvHook hook = () -> {
+            receiveCombine(st);
+            return EpEvent.completed();
+        };
+        LowLatencyCombined c = Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? hook : null,
+                () -> st.received, EpEvent.completed());
         track(c);
         if (!a.returnRecvHook()) {
             receiveCombine(st);

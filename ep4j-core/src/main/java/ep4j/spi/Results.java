@@ -1,6 +1,7 @@
 package ep4j.spi;
 
 import ep4j.Combined;
+import ep4j.DType;
 import ep4j.DispatchHandle;
 import ep4j.DispatchLayout;
 import ep4j.Dispatched;
@@ -13,6 +14,7 @@ import ep4j.LowLatencyHandle;
 import ep4j.RecvHook;
 import ep4j.Tensor;
 import ep4j.access.Access;
+import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
@@ -110,7 +112,65 @@ public final class Results {
             @Nullable Tensor topkWeights, Tensor tokensPerExpert, int @Nullable [] tokensPerExpertList,
             DispatchHandle handle, EpEvent event) {
         return Access.results().dispatched(x, scales, topkIdx, topkWeights, tokensPerExpert, tokensPerExpertList,
-                handle, event, true);
+                handle, event, true, null);
+    }
+
+    /**
+     * As {@link #dispatched(Tensor, Tensor, Tensor, Tensor, Tensor, int[], DispatchHandle, EpEvent)},
+     * for a backend whose received rows are views of its fixed memory ({@link #recycledView}):
+     * {@link Dispatched#keep()} copies them with {@code keeper}.
+     *
+     * @param x                   received tokens {@code [rows, H]}
+     * @param scales              received fp8 scales, or null for bf16
+     * @param topkIdx             {@code [rows, K]} local expert indices, or null without topk
+     * @param topkWeights         {@code [rows, K]} float32, or null without weights
+     * @param tokensPerExpert     {@code [L]} int32 on the rank's device, aligned counts
+     * @param tokensPerExpertList the same counts on the host, or null when not known there
+     * @param handle              the routing, made by {@link #handle}
+     * @param event               completion of the call
+     * @param keeper              copies a view into owned memory
+     * @return the result
+     */
+    public static Dispatched dispatched(Tensor x, @Nullable Tensor scales, @Nullable Tensor topkIdx,
+            @Nullable Tensor topkWeights, Tensor tokensPerExpert, int @Nullable [] tokensPerExpertList,
+            DispatchHandle handle, EpEvent event, Keeper keeper) {
+        return Access.results().dispatched(x, scales, topkIdx, topkWeights, tokensPerExpert, tokensPerExpertList,
+                handle, event, true, Objects.requireNonNull(keeper, "keeper"));
+    }
+
+    /**
+     * A view of a backend's fixed memory that a later call refills: readable while {@code region}
+     * holds {@code generation} ({@link Generation#holds}), then every read throws
+     * {@link IllegalStateException} naming the region. Closing the view frees nothing.
+     *
+     * @param address    the device pointer (or host address)
+     * @param device     the GPU index, or {@link Tensor#HOST}
+     * @param dtype      the element type
+     * @param region     the refilled region
+     * @param generation the generation whose contents the view shows ({@link Generation#current()})
+     * @param shape      the sizes
+     * @return the view
+     */
+    public static Tensor recycledView(long address, int device, DType dtype, Generation region, long generation,
+            long... shape) {
+        return Access.results().recycled(null, address, device, dtype, region, generation, shape);
+    }
+
+    /**
+     * As {@link #recycledView(long, int, DType, Generation, long, long...)}, over host memory.
+     *
+     * @param segment    the host memory, at least the view's bytes
+     * @param dtype      the element type
+     * @param region     the refilled region
+     * @param generation the generation whose contents the view shows
+     * @param shape      the sizes
+     * @return the view
+     */
+    public static Tensor recycledHostView(MemorySegment segment, DType dtype, Generation region, long generation,
+            long... shape) {
+        long bytes = HostMemory.byteSize(dtype, shape);
+        return Access.results().recycled(segment.asSlice(0, bytes), segment.address(), Tensor.HOST, dtype, region,
+                generation, shape);
     }
 
     /**
@@ -128,7 +188,25 @@ public final class Results {
     public static Dispatched cachedDispatched(Tensor x, @Nullable Tensor scales, Tensor tokensPerExpert,
             int @Nullable [] tokensPerExpertList, DispatchHandle handle, EpEvent event) {
         return Access.results().dispatched(x, scales, null, null, tokensPerExpert, tokensPerExpertList, handle,
-                event, false);
+                event, false, null);
+    }
+
+    /**
+     * A cached dispatch whose rows are views of the backend's fixed memory, kept by {@code keeper}.
+     *
+     * @param x                   received tokens {@code [rows, H]}
+     * @param scales              received fp8 scales, or null for bf16
+     * @param tokensPerExpert     {@code [L]} int32 on the rank's device, aligned counts
+     * @param tokensPerExpertList the same counts on the host, or null when not known there
+     * @param handle              the cached handle, not owned
+     * @param event               completion of the call
+     * @param keeper              copies a view into owned memory
+     * @return the result
+     */
+    public static Dispatched cachedDispatched(Tensor x, @Nullable Tensor scales, Tensor tokensPerExpert,
+            int @Nullable [] tokensPerExpertList, DispatchHandle handle, EpEvent event, Keeper keeper) {
+        return Access.results().dispatched(x, scales, null, null, tokensPerExpert, tokensPerExpertList, handle,
+                event, false, Objects.requireNonNull(keeper, "keeper"));
     }
 
     /**
@@ -173,12 +251,14 @@ public final class Results {
      * @param recvCount {@code [L]} int32
      * @param handle    the call's handle
      * @param hook      the receive half, or null when the call has received already
-     * @param received  whether the call has received (reads before that throw)
+     * @param received  whether the receive half was issued (reads before that throw)
+     * @param event     completion of the call ({@link EpEvent#completed()} for a synchronous one;
+     *                  with a hook, the hook's {@link RecvHook#receive()} returns the receive's)
      * @return the result
      */
     public static LowLatencyDispatched lowLatencyDispatched(Tensor x, @Nullable Tensor scales, Tensor recvCount,
-            LowLatencyHandle handle, @Nullable RecvHook hook, BooleanSupplier received) {
-        return Access.results().lowLatencyDispatched(x, scales, recvCount, handle, hook, received);
+            LowLatencyHandle handle, @Nullable RecvHook hook, BooleanSupplier received, EpEvent event) {
+        return Access.results().lowLatencyDispatched(x, scales, recvCount, handle, hook, received, event);
     }
 
     /**
@@ -187,11 +267,12 @@ public final class Results {
      * @param x        {@code [T, H]} bf16
      * @param ownsX    whether the result owns {@code x} (false when the caller passed the output tensor)
      * @param hook     the receive half, or null when the call has received already
-     * @param received whether the call has received (reads before that throw)
+     * @param received whether the receive half was issued (reads before that throw)
+     * @param event    completion of the call ({@link EpEvent#completed()} for a synchronous one)
      * @return the result
      */
     public static LowLatencyCombined lowLatencyCombined(Tensor x, boolean ownsX, @Nullable RecvHook hook,
-            BooleanSupplier received) {
-        return Access.results().lowLatencyCombined(x, ownsX, hook, received);
+            BooleanSupplier received, EpEvent event) {
+        return Access.results().lowLatencyCombined(x, ownsX, hook, received, event);
     }
 }

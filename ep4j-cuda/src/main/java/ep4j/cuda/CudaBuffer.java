@@ -147,6 +147,17 @@ final class CudaBuffer implements EpBuffer {
         }
     }
 
+    private SpanTimer spanTimer;
+
+    /** The span timer of KernelTiming, made at first use. */
+    synchronized SpanTimer spanTimer() {
+        if (spanTimer == null) {
+            context.makeCurrent();
+            spanTimer = new SpanTimer(context, stream);
+        }
+        return spanTimer;
+    }
+
     KernelTimer timer() {
         return timer;
     }
@@ -840,6 +851,9 @@ final class CudaBuffer implements EpBuffer {
             }
             if (timer != null) {
                 timer.close();
+            }
+            if (spanTimer != null) {
+                spanTimer.close();
             }
             if (lowLatency != null) {
                 lowLatency.close();

@@ -32,6 +32,16 @@ final class CudaKernelTiming implements KernelTiming {
     }
 
     @Override
+    public void startSpan() {
+        buffer.spanTimer().start();
+    }
+
+    @Override
+    public double endSpanMicros() {
+        return buffer.spanTimer().endMicros();
+    }
+
+    @Override
     public double lastCallMicros() {
         KernelTimer t = buffer.timer();
         return t == null ? Double.NaN : t.callSpan();

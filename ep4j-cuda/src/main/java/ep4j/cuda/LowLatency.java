@@ -249,9 +249,12 @@ final class LowLatency implements AutoCloseable {
         assert rows >= 0;
         LowLatencyHandle handle = Results.lowLatencyHandle(buffer, s, g, a.numExperts(), tokens, sourceToken, ranges,
                 () -> !buffer.isClosed() && generation - g < 2);
-        RecvHook hook = () -> receiveDispatch(st);
+        RecvHook hook = () -> {
+            receiveDispatch(st);
+            return ep4j.EpEvent.completed();
+        };
         LowLatencyDispatched d = Results.lowLatencyDispatched(outX, outScales, recvCount, handle,
-                a.returnRecvHook() ? hook : null, () -> st.received && slots[st.slot] == st);
+                a.returnRecvHook() ? hook : null, () -> st.received && slots[st.slot] == st, ep4j.EpEvent.completed());
         if (!a.returnRecvHook()) {
             receiveDispatch(st);
         }
@@ -369,8 +372,12 @@ final class LowLatency implements AutoCloseable {
         CombineState st = new CombineState(s, n, a.topkIdx().address(), topk64, a.topkWeights().address(), topk,
                 tokens, out.address(), record);
         lastCombine[s] = st;
-        LowLatencyCombined c = Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receiveCombine(st) : null,
-                () -> st.received);
+        RecvHook hook = () -> {
+            receiveCombine(st);
+            return ep4j.EpEvent.completed();
+        };
+        LowLatencyCombined c = Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? hook : null,
+                () -> st.received, ep4j.EpEvent.completed());
         if (!a.returnRecvHook()) {
             try {
                 receiveCombine(st);
