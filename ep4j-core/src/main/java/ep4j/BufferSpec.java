@@ -3,9 +3,11 @@ package ep4j;
 import java.time.Duration;
 
 /**
- * What a communication buffer must hold: the size hint from which each backend sizes its
- * memory. Fluent setters, then {@link #conclude()} validates once; a concluded spec is
- * immutable in practice (setters throw).
+ * What a communication buffer must hold, from which each backend sizes its memory once, at
+ * {@link EpGroup#allocate(BufferSpec)}. Fluent setters, then {@link #conclude()} validates every
+ * field once; a concluded spec no longer changes (its setters throw {@link IllegalStateException}).
+ * {@code allocate} concludes the spec it is given. Sizes are in elements (tokens, channels), not
+ * bytes.
  *
  * <pre>{@code BufferSpec.normal(7168, 4096).lowLatency(128, 256).timeout(Duration.ofSeconds(10))}</pre>
  */
@@ -24,7 +26,14 @@ public final class BufferSpec {
     private BufferSpec() {
     }
 
-    /** A buffer for normal dispatch/combine of up to {@code maxTokensPerRank} tokens of {@code hidden} channels. */
+    /**
+     * A buffer for normal dispatch and combine.
+     *
+     * @param hidden           {@code H}, channels per token: a positive multiple of 8 (and of 128
+     *                         for fp8)
+     * @param maxTokensPerRank the most tokens {@code T} any rank dispatches in one call, {@code >= 0}
+     * @return a new spec (checked by {@link #conclude()})
+     */
     public static BufferSpec normal(int hidden, int maxTokensPerRank) {
         BufferSpec spec = new BufferSpec();
         spec.hidden = hidden;
@@ -32,7 +41,15 @@ public final class BufferSpec {
         return spec;
     }
 
-    /** Adds the two low-latency buffers: up to {@code maxTokensPerRank} tokens per rank, {@code numExperts} experts. */
+    /**
+     * Adds the two low-latency buffers (double buffering, DESIGN 2.4).
+     *
+     * @param maxTokensPerRank {@code N}, the most tokens a rank sends in one low-latency call (the
+     *                         same on every rank); 0 for no low-latency buffers
+     * @param numExperts       {@code E}, the experts every low-latency call routes to
+     * @return this spec
+     * @throws IllegalStateException when the spec was concluded
+     */
     public BufferSpec lowLatency(int maxTokensPerRank, int numExperts) {
         mutable();
         this.lowLatencyMaxTokensPerRank = maxTokensPerRank;
@@ -40,20 +57,38 @@ public final class BufferSpec {
         return this;
     }
 
-    /** The largest top-k any call will use (sizes per-token metadata). Default 16. */
+    /**
+     * The largest top-k {@code K} any call will use (it sizes per-token metadata).
+     *
+     * @param maxTopk 1 to 1024; 16 by default
+     * @return this spec
+     * @throws IllegalStateException when the spec was concluded
+     */
     public BufferSpec maxTopk(int maxTopk) {
         mutable();
         this.maxTopk = maxTopk;
         return this;
     }
 
+    /**
+     * How long a rank waits for a peer before its call fails with {@link EpTimeoutException}.
+     *
+     * @param timeout a positive duration; {@link #DEFAULT_TIMEOUT} by default
+     * @return this spec
+     * @throws IllegalStateException when the spec was concluded
+     */
     public BufferSpec timeout(Duration timeout) {
         mutable();
         this.timeout = timeout;
         return this;
     }
 
-    /** Validates every field; a spec is used only once concluded. Returns {@code this}. */
+    /**
+     * Validates every field and freezes the spec; twice is harmless.
+     *
+     * @return this spec
+     * @throws InvalidArgumentException naming the first field that is out of range
+     */
     public BufferSpec conclude() {
         if (concluded) {
             return this;
@@ -86,34 +121,74 @@ public final class BufferSpec {
         }
     }
 
+    /**
+     * The hidden size.
+     *
+     * @return {@code H}, channels per token
+     */
     public int hidden() {
         return hidden;
     }
 
+    /**
+     * The most tokens a rank dispatches in one normal call.
+     *
+     * @return tokens
+     */
     public int maxTokensPerRank() {
         return maxTokensPerRank;
     }
 
+    /**
+     * The largest top-k of any call.
+     *
+     * @return {@code K} at most
+     */
     public int maxTopk() {
         return maxTopk;
     }
 
+    /**
+     * Whether the buffer has low-latency buffers.
+     *
+     * @return true when {@link #lowLatency} set a token count above 0
+     */
     public boolean hasLowLatency() {
         return lowLatencyMaxTokensPerRank > 0;
     }
 
+    /**
+     * The most tokens a rank sends in one low-latency call.
+     *
+     * @return {@code N}, 0 without low-latency buffers
+     */
     public int lowLatencyMaxTokensPerRank() {
         return lowLatencyMaxTokensPerRank;
     }
 
+    /**
+     * The number of experts of the low-latency calls.
+     *
+     * @return {@code E}, 0 without low-latency buffers
+     */
     public int lowLatencyExperts() {
         return lowLatencyExperts;
     }
 
+    /**
+     * How long a rank waits for a peer.
+     *
+     * @return the timeout
+     */
     public Duration timeout() {
         return timeout;
     }
 
+    /**
+     * Every field, for messages and logs.
+     *
+     * @return a one-line description
+     */
     @Override
     public String toString() {
         return "BufferSpec[hidden=" + hidden + ", maxTokensPerRank=" + maxTokensPerRank + ", maxTopk=" + maxTopk

@@ -1,19 +1,36 @@
 package ep4j;
 
-/** The result of a low-latency combine: {@code [T, H]} bf16 (owned unless the caller passed {@code out}). */
+import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The result of a low-latency combine (DESIGN 2.5): for each token, the sum over its top-k slots
+ * of {@code weight * y[expert][row]}, fused multiply-adds in float32 in slot order, rounded once
+ * to bf16. Unlike normal combine, the weights <b>are</b> applied here. Owns its output tensor,
+ * unless the caller passed one ({@link LowLatencyCombineArgs#out}): closing the result frees an
+ * owned output and ends reads of it.
+ */
 public final class LowLatencyCombined extends OwnedResult {
     private final Tensor x;
-    private final RecvHook hook;
-    private final java.util.function.BooleanSupplier received;
+    private final @Nullable RecvHook hook;
+    private final BooleanSupplier received;
+    private final EpEvent event;
 
-    public LowLatencyCombined(Tensor x, boolean ownsX, RecvHook hook, java.util.function.BooleanSupplier received) {
+    LowLatencyCombined(Tensor x, boolean ownsX, @Nullable RecvHook hook, BooleanSupplier received, EpEvent event) {
         super(ownsX ? x : null);
         this.x = x;
         this.hook = hook;
         this.received = received;
+        this.event = event;
     }
 
-    /** The combined tokens; after {@link #hook()}'s receive when one was asked for. */
+    /**
+     * The combined tokens.
+     *
+     * @return {@code [T, H]} bf16
+     * @throws IllegalStateException when the result was closed, or when the call was made with
+     *         {@link LowLatencyCombineArgs#returnRecvHook} and {@link #hook()} has not received yet
+     */
     public Tensor x() {
         open(this);
         if (!received.getAsBoolean()) {
@@ -22,8 +39,23 @@ public final class LowLatencyCombined extends OwnedResult {
         return x;
     }
 
-    /** The receive half, or null when the call was made without {@code returnRecvHook}. */
-    public RecvHook hook() {
+    /**
+     * The receive half of the call.
+     *
+     * @return the hook, or null when the call was made without {@code returnRecvHook} (it has
+     *         received already)
+     */
+    public @Nullable RecvHook hook() {
         return hook;
+    }
+
+    /**
+     * Completion of the call made without a hook ({@link EpEvent#completed()} when it was
+     * synchronous); with a hook, the event {@link RecvHook#receive()} returns completes it.
+     *
+     * @return the event
+     */
+    public EpEvent event() {
+        return event;
     }
 }

@@ -1,14 +1,16 @@
 package ep4j;
 
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The routing of one low-latency dispatch, as views of the buffer that made it. It stays valid
- * until two more low-latency dispatches have run on that buffer (double buffering); after that,
- * reading it is an {@link IllegalStateException}.
+ * until two more low-latency dispatches have run on that buffer (double buffering: the results
+ * of at most two calls are alive at once); after that, reading it is an
+ * {@link IllegalStateException} and combine rejects it. It owns nothing and needs no closing.
  */
 public final class LowLatencyHandle {
-    private final Object owner;
+    private final EpBuffer owner;
     private final int slot;
     private final long generation;
     private final int numExperts;
@@ -18,29 +20,35 @@ public final class LowLatencyHandle {
     private final Tensor ranges;
     private final BooleanSupplier alive;
 
-    /**
-     * @param slot        which of the two buffers holds the call (0 or 1)
-     * @param sourceToken {@code [L, R*N]} int32: the source token index of every row
-     * @param ranges      {@code [L, R, 2]} int32: (begin, count) of every (local expert, source rank)
-     * @param alive       false once the buffer slot has been reused
-     */
-    public LowLatencyHandle(Object owner, int slot, long generation, int numExperts, int numTokens, int hidden,
-            Tensor sourceToken, Tensor ranges, BooleanSupplier alive) {
+    LowLatencyHandle(EpBuffer owner, int slot, long generation, int numExperts, int numTokens, Tensor sourceToken,
+            Tensor ranges, BooleanSupplier alive) {
         this.owner = owner;
         this.slot = slot;
         this.generation = generation;
         this.numExperts = numExperts;
         this.numTokens = numTokens;
-        this.hidden = hidden;
+        this.hidden = owner.spec().hidden();
         this.sourceToken = sourceToken;
         this.ranges = ranges;
         this.alive = alive;
     }
 
-    public boolean belongsTo(Object buffer) {
+    /**
+     * Whether {@code buffer} made this handle (only that buffer accepts it).
+     *
+     * @param buffer a buffer, or null
+     * @return true when {@code buffer} made it
+     */
+    public boolean belongsTo(@Nullable EpBuffer buffer) {
         return owner == buffer;
     }
 
+    /**
+     * Whether the handle can still be read and combined: false once a later call reused its
+     * slot, or the buffer was closed.
+     *
+     * @return true while valid
+     */
     public boolean isValid() {
         return alive.getAsBoolean();
     }
@@ -53,31 +61,67 @@ public final class LowLatencyHandle {
         return value;
     }
 
+    /**
+     * Which of the buffer's two low-latency slots holds the call.
+     *
+     * @return 0 or 1
+     */
     public int slot() {
         return slot;
     }
 
+    /**
+     * The call's number among the buffer's low-latency dispatches, from 0.
+     *
+     * @return the generation
+     */
     public long generation() {
         return generation;
     }
 
+    /**
+     * The number of experts {@code E} of the call.
+     *
+     * @return {@code E}
+     */
     public int numExperts() {
         return numExperts;
     }
 
-    /** T of the dispatching rank. */
+    /**
+     * The number of tokens {@code T} the dispatching rank sent (and combine returns).
+     *
+     * @return {@code T}
+     */
     public int numTokens() {
         return numTokens;
     }
 
+    /**
+     * The hidden size {@code H} of the buffer.
+     *
+     * @return {@code H}, in elements
+     */
     public int hidden() {
         return hidden;
     }
 
+    /**
+     * The source token index of every received row.
+     *
+     * @return {@code [L, R*N]} int32 (a view)
+     * @throws IllegalStateException when the handle is stale
+     */
     public Tensor sourceToken() {
         return valid(sourceToken);
     }
 
+    /**
+     * Where the rows of each (local expert, source rank) pair are.
+     *
+     * @return {@code [L, R, 2]} int32: (begin, count) (a view)
+     * @throws IllegalStateException when the handle is stale
+     */
     public Tensor ranges() {
         return valid(ranges);
     }

@@ -5,29 +5,48 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Base of the results that own their tensors: closing the result frees them (twice is
- * harmless), and reading a closed result is an {@link IllegalStateException}.
+ * Base of the results of the {@link EpBuffer} calls. A result is {@link AutoCloseable}: closing
+ * it frees what it owns (its tensors go back to the buffer's memory pool) and ends every read
+ * of it. Closing twice is harmless; reading a closed result, or a tensor it returned, is an
+ * {@link IllegalStateException}. A result not closed by the user is freed when its buffer is
+ * closed.
  */
 public abstract sealed class OwnedResult implements AutoCloseable
-        permits DispatchLayout, Dispatched, DispatchHandle, Combined, LowLatencyCombined {
-    private final List<AutoCloseable> owned;
+        permits DispatchLayout, Dispatched, DispatchHandle, Combined, LowLatencyDispatched, LowLatencyCombined {
+    private final List<AutoCloseable> owned = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    protected OwnedResult(AutoCloseable... owned) {
-        this.owned = java.util.Arrays.stream(owned).filter(Objects::nonNull).toList();
+    OwnedResult(AutoCloseable... owned) {
+        java.util.Arrays.stream(owned).filter(Objects::nonNull).forEach(this.owned::add);
     }
 
-    protected final <T> T open(T value) {
+    /** Takes ownership of {@code resource} as well (a copy {@link Dispatched#keep()} made). */
+    final void adopt(AutoCloseable resource) {
+        owned.add(resource);
+    }
+
+    final <T> T open(T value) {
         if (closed.get()) {
             throw new IllegalStateException(getClass().getSimpleName() + " was closed");
         }
         return value;
     }
 
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
     public final boolean isClosed() {
         return closed.get();
     }
 
+    /**
+     * Frees what this result owns; twice is harmless. Every owned resource is closed even when
+     * one fails; the first failure is thrown with the others attached as suppressed.
+     *
+     * @throws EpException when freeing memory failed (the result is closed nonetheless)
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -40,6 +59,8 @@ public abstract sealed class OwnedResult implements AutoCloseable
             } catch (Exception e) {
                 if (first == null) {
                     first = e instanceof RuntimeException re ? re : new EpException("close failed", e);
+                } else {
+                    first.addSuppressed(e);
                 }
             }
         }

@@ -8,6 +8,7 @@ import ep4j.check.RequestValidator;
 import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.DispatchParams;
 import ep4j.cuda.kernel.Params;
+import ep4j.spi.Results;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -49,10 +50,10 @@ public class HostCostBench {
         x = Tensor.ofDevice(0x7f00_0000_0000L, 0, ep4j.DType.BF16, 4096, 7168);
         idx = Tensor.ofDevice(0x7f00_1000_0000L, 0, ep4j.DType.INT64, 4096, 8);
         weights = Tensor.ofDevice(0x7f00_2000_0000L, 0, ep4j.DType.FLOAT32, 4096, 8);
-        layout = new DispatchLayout(256, 4096, Tensor.ofDevice(0x7f00_3000_0000L, 0, ep4j.DType.INT32, 2),
+        layout = Results.layout(256, 4096, Tensor.ofDevice(0x7f00_3000_0000L, 0, ep4j.DType.INT32, 2),
                 Tensor.ofDevice(0x7f00_4000_0000L, 0, ep4j.DType.INT32, 256),
                 Tensor.ofDevice(0x7f00_5000_0000L, 0, ep4j.DType.UINT8, 4096, 2));
-        validator = new RequestValidator(this, 2, 0, spec);
+        validator = new RequestValidator(null, 2, 0, spec);
         params = new Params(DispatchParams.STRUCT);
         exchange = new RankExchange(1);
     }

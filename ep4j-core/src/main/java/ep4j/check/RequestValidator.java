@@ -6,6 +6,7 @@ import ep4j.DType;
 import ep4j.DispatchArgs;
 import ep4j.DispatchHandle;
 import ep4j.DispatchLayout;
+import ep4j.EpBuffer;
 import ep4j.InvalidArgumentException;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyDispatchArgs;
@@ -18,16 +19,16 @@ import ep4j.Tensor;
  * content on a device (an expert index out of range) are the kernels' (DESIGN 5).
  */
 public final class RequestValidator {
-    private final Object buffer;
+    private final EpBuffer buffer;
     private final int ranks;
     private final int device;
     private final BufferSpec spec;
 
     /**
-     * @param buffer identity of the buffer whose handles are accepted
+     * @param buffer the buffer whose handles are accepted (null: no handle is)
      * @param device where this rank's tensors must live ({@link Tensor#HOST} for the CPU backend)
      */
-    public RequestValidator(Object buffer, int ranks, int device, BufferSpec spec) {
+    public RequestValidator(EpBuffer buffer, int ranks, int device, BufferSpec spec) {
         this.buffer = buffer;
         this.ranks = ranks;
         this.device = device;
@@ -68,8 +69,11 @@ public final class RequestValidator {
         if (a.expertAlignment() < 1) {
             throw new InvalidArgumentException("expertAlignment", a.expertAlignment(), "a value >= 1");
         }
-        if (a.numWorstTokens() < 0) {
-            throw new InvalidArgumentException("numWorstTokens", a.numWorstTokens(), "0 (exact size) or a row count > 0");
+        long maxRows = (long) ranks * spec.maxTokensPerRank();
+        if (a.numWorstTokens() < 0 || a.numWorstTokens() > maxRows) {
+            throw new InvalidArgumentException("numWorstTokens", a.numWorstTokens(),
+                    "0 (exact size) or a row count of 1 to " + maxRows + " (the most rows a rank can receive: "
+                            + ranks + " ranks x BufferSpec maxTokensPerRank " + spec.maxTokensPerRank() + ")");
         }
         DispatchHandle h = a.cachedHandle();
         if (h != null) {

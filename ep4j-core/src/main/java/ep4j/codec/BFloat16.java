@@ -40,6 +40,9 @@ public final class BFloat16 {
     /**
      * Rounds a float32 to bf16, round to nearest even; any NaN gives {@link #NaN} ({@code 0x7FFF}).
      * Overflow goes to infinity, subnormals are kept (see the class comment).
+     *
+     * @param f any float
+     * @return the bf16 bits
      */
     public static short fromFloat(float f) {
         int bits = Float.floatToRawIntBits(f);
@@ -54,7 +57,12 @@ public final class BFloat16 {
         return (short) (rounded >>> 16);
     }
 
-    /** Widens a bf16 to float32: exact, every bit kept (a NaN keeps its sign and payload). */
+    /**
+     * Widens a bf16 to float32: exact, every bit kept (a NaN keeps its sign and payload).
+     *
+     * @param bf16 the bf16 bits
+     * @return the float
+     */
     public static float toFloat(short bf16) {
         return Float.intBitsToFloat((bf16 & 0xFFFF) << 16);
     }
@@ -63,6 +71,9 @@ public final class BFloat16 {
      * Whether {@code f} survives {@code toFloat(fromFloat(f))} bit for bit: true for every float
      * whose low 16 bits are zero, except NaNs, of which only the canonical {@code 0x7FFF0000} is
      * kept (the others are canonicalised by {@link #fromFloat(float)}).
+     *
+     * @param f any float
+     * @return true when the round trip keeps every bit
      */
     public static boolean isExactlyRepresentable(float f) {
         int bits = Float.floatToRawIntBits(f);
@@ -72,12 +83,26 @@ public final class BFloat16 {
         return (bits & 0xFFFF) == 0;
     }
 
-    /** Widens {@code count} bf16 at the start of {@code bf16} into float32 at the start of {@code f32}. */
+    /**
+     * Widens {@code count} bf16 at the start of {@code bf16} into float32 at the start of {@code f32}.
+     *
+     * @param bf16  the input, {@code 2 * count} bytes
+     * @param count values, {@code >= 0}
+     * @param f32   the output, {@code 4 * count} bytes
+     * @throws InvalidArgumentException as {@link #toFloat(MemorySegment, long, MemorySegment, long, long)}
+     */
     public static void toFloat(MemorySegment bf16, long count, MemorySegment f32) {
         toFloat(bf16, 0, f32, 0, count);
     }
 
-    /** Rounds {@code count} float32 at the start of {@code f32} into bf16 at the start of {@code bf16}. */
+    /**
+     * Rounds {@code count} float32 at the start of {@code f32} into bf16 at the start of {@code bf16}.
+     *
+     * @param f32   the input, {@code 4 * count} bytes
+     * @param count values, {@code >= 0}
+     * @param bf16  the output, {@code 2 * count} bytes
+     * @throws InvalidArgumentException as {@link #toFloat(MemorySegment, long, MemorySegment, long, long)}
+     */
     public static void fromFloat(MemorySegment f32, long count, MemorySegment bf16) {
         fromFloat(f32, 0, bf16, 0, count);
     }
@@ -86,6 +111,11 @@ public final class BFloat16 {
      * Widens {@code count} little-endian bf16 values read from {@code src} at byte
      * {@code srcOffset} into little-endian float32 written to {@code dst} at byte {@code dstOffset}.
      *
+     * @param src       the input
+     * @param srcOffset where the input starts, in bytes
+     * @param dst       the output
+     * @param dstOffset where the output starts, in bytes
+     * @param count     values, {@code >= 0}
      * @throws InvalidArgumentException on a negative count or offset, a range past a segment's end,
      *         a read-only {@code dst}, or overlapping source and destination ranges; nothing is
      *         written then
@@ -104,6 +134,11 @@ public final class BFloat16 {
      * {@code srcOffset} to little-endian bf16 written to {@code dst} at byte {@code dstOffset},
      * each as {@link #fromFloat(float)} does.
      *
+     * @param src       the input
+     * @param srcOffset where the input starts, in bytes
+     * @param dst       the output
+     * @param dstOffset where the output starts, in bytes
+     * @param count     values, {@code >= 0}
      * @throws InvalidArgumentException as {@link #toFloat(MemorySegment, long, MemorySegment, long, long)}
      */
     public static void fromFloat(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count) {

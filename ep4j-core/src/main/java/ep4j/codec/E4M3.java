@@ -68,6 +68,9 @@ public final class E4M3 {
     /**
      * Encodes a float32 to E4M3: round to nearest even, saturate to ±448, NaN to {@code 0x7F},
      * sign of zero kept (see the class comment for every corner).
+     *
+     * @param f any float
+     * @return the E4M3 code
      */
     public static byte fromFloat(float f) {
         int bits = Float.floatToRawIntBits(f);
@@ -93,12 +96,22 @@ public final class E4M3 {
         return (byte) (sign | (int) Math.rint(steps));
     }
 
-    /** Decodes an E4M3 code exactly; {@code 0x7F} and {@code 0xFF} give {@link Float#NaN}. */
+    /**
+     * Decodes an E4M3 code exactly.
+     *
+     * @param code any byte
+     * @return its value; {@code 0x7F} and {@code 0xFF} give {@link Float#NaN}
+     */
     public static float toFloat(byte code) {
         return DECODED[code & 0xFF];
     }
 
-    /** Whether the code is one of the two NaNs, {@code 0x7F} or {@code 0xFF}. */
+    /**
+     * Whether the code is one of the two NaNs.
+     *
+     * @param code any byte
+     * @return true for {@code 0x7F} and {@code 0xFF}
+     */
     public static boolean isNaN(byte code) {
         return (code & 0x7F) == 0x7F;
     }

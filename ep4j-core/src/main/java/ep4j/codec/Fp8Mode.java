@@ -33,29 +33,53 @@ public enum Fp8Mode {
     /**
      * The mode for the low-latency dispatch flags; {@code ue8m0} implies power-of-two scales
      * whatever {@code roundScale} says, as an exponent byte can hold nothing else.
+     *
+     * @param roundScale power-of-two scales
+     * @param ue8m0      scales stored as exponent bytes
+     * @return the mode
      */
     public static Fp8Mode of(boolean roundScale, boolean ue8m0) {
         return ue8m0 ? UE8M0 : roundScale ? ROUND_SCALE : DEFAULT;
     }
 
-    /** Whether scales are powers of two ({@link #ROUND_SCALE} and {@link #UE8M0}). */
+    /**
+     * Whether scales are powers of two.
+     *
+     * @return true for {@link #ROUND_SCALE} and {@link #UE8M0}
+     */
     public boolean powerOfTwoScale() {
         return powerOfTwoScale;
     }
 
-    /** Whether scales are stored as packed exponent bytes ({@link #UE8M0}) rather than float32. */
+    /**
+     * Whether scales are stored as packed exponent bytes rather than float32.
+     *
+     * @return true for {@link #UE8M0}
+     */
     public boolean packedExponents() {
         return packedExponents;
     }
 
-    /** Elements of one row's scale array: {@code hidden/128} floats, or {@code ceil(hidden/512)} ints. */
+    /**
+     * Elements of one row's scale array.
+     *
+     * @param hidden channels, a positive multiple of 128
+     * @return {@code hidden/128} floats, or {@code ceil(hidden/512)} ints
+     * @throws InvalidArgumentException for any other {@code hidden}
+     */
     public int scaleElementsPerRow(int hidden) {
         checkHidden(hidden);
         int blocks = hidden / BLOCK;
         return packedExponents ? (blocks + 3) / 4 : blocks;
     }
 
-    /** Bytes of one row's scales; the element is 4 bytes in every mode. */
+    /**
+     * Bytes of one row's scales; the element is 4 bytes in every mode.
+     *
+     * @param hidden channels, a positive multiple of 128
+     * @return bytes
+     * @throws InvalidArgumentException for any other {@code hidden}
+     */
     public long scaleBytesPerRow(int hidden) {
         return 4L * scaleElementsPerRow(hidden);
     }

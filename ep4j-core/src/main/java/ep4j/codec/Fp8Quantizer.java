@@ -54,11 +54,15 @@ public final class Fp8Quantizer {
      * Quantizes one row of {@code hidden} bf16 values.
      *
      * @param x           bf16 input, read from byte {@code xOffset} ({@code 2 * hidden} bytes)
+     * @param xOffset     where the row starts in {@code x}, in bytes
      * @param hidden      channels, a positive multiple of 128
      * @param mode        how scales are computed and stored
      * @param q           E4M3 output, written from byte {@code qOffset} ({@code hidden} bytes)
+     * @param qOffset     where the row goes in {@code q}, in bytes
      * @param scales      scales output, written from byte {@code scaleOffset}
      *                    ({@link Fp8Mode#scaleBytesPerRow(int)} bytes, padding included)
+     * @param scaleOffset where the row's scales go in {@code scales}, in bytes
+     * @throws InvalidArgumentException as the class comment says; nothing is written then
      */
     public static void quantizeRow(MemorySegment x, long xOffset, int hidden, Fp8Mode mode,
                                    MemorySegment q, long qOffset, MemorySegment scales, long scaleOffset) {
@@ -69,6 +73,14 @@ public final class Fp8Quantizer {
      * Quantizes a row-major {@code [tokens, hidden]} bf16 tensor starting at byte 0 of {@code x}
      * into {@code q [tokens, hidden]} and {@code scalesOrPacked [tokens, mode.scaleElementsPerRow(hidden)]},
      * both from byte 0; row {@code t} is exactly what {@link #quantizeRow} gives for it.
+     *
+     * @param x              bf16 input, {@code 2 * tokens * hidden} bytes
+     * @param tokens         rows, {@code >= 0}
+     * @param hidden         channels, a positive multiple of 128
+     * @param mode           how scales are computed and stored
+     * @param q              E4M3 output, {@code tokens * hidden} bytes
+     * @param scalesOrPacked scales output, {@code tokens * mode.scaleBytesPerRow(hidden)} bytes
+     * @throws InvalidArgumentException as the class comment says; nothing is written then
      */
     public static void quantize(MemorySegment x, int tokens, int hidden, Fp8Mode mode,
                                 MemorySegment q, MemorySegment scalesOrPacked) {
@@ -150,6 +162,8 @@ public final class Fp8Quantizer {
      * For {@code v > 2^127} the answer, 2^128, is not a float and {@code +Infinity} is returned, as
      * it is for {@code v = +Infinity}.
      *
+     * @param v a positive float
+     * @return {@code 2^ceil(log2 v)}, or {@code +Infinity}
      * @throws InvalidArgumentException unless {@code v > 0} (NaN, zero and negatives are refused)
      */
     public static float ceilPowerOfTwo(float v) {
@@ -172,7 +186,13 @@ public final class Fp8Quantizer {
         return Float.intBitsToFloat((exponent + 1) << 23);
     }
 
-    /** {@code E4M3.toFloat(q) * scale}, one float multiplication; a NaN code gives NaN. */
+    /**
+     * The value a code stands for under a scale: one float multiplication.
+     *
+     * @param q     an E4M3 code
+     * @param scale the block's scale
+     * @return {@code E4M3.toFloat(q) * scale}; a NaN code gives NaN
+     */
     public static float dequantize(byte q, float scale) {
         return E4M3.toFloat(q) * scale;
     }
@@ -184,6 +204,8 @@ public final class Fp8Quantizer {
      * NaN; such a block's codes are all zeros and NaNs, so it dequantizes to NaN either way.)
      * The quantizer never writes 0: {@code amax >= 1e-4} keeps the byte at 105 or more.
      *
+     * @param exponentByte the stored byte, 0 to 255
+     * @return the scale
      * @throws InvalidArgumentException unless {@code 0 <= exponentByte <= 255}
      */
     public static float ue8m0ToScale(int exponentByte) {
@@ -197,6 +219,16 @@ public final class Fp8Quantizer {
      * Dequantizes one row into little-endian float32 ({@code 4 * hidden} bytes from {@code outOffset}):
      * channel {@code i} is {@code dequantize(q_i, scale of block i / 128)}, the scale read as
      * {@code mode} stores it.
+     *
+     * @param q           E4M3 codes, read from byte {@code qOffset} ({@code hidden} bytes)
+     * @param qOffset     where the row starts in {@code q}, in bytes
+     * @param hidden      channels, a positive multiple of 128
+     * @param mode        how the scales are stored
+     * @param scales      the row's scales, read from byte {@code scaleOffset}
+     * @param scaleOffset where they start, in bytes
+     * @param out         float32 output
+     * @param outOffset   where the row goes in {@code out}, in bytes
+     * @throws InvalidArgumentException as the class comment says; nothing is written then
      */
     public static void dequantizeRow(MemorySegment q, long qOffset, int hidden, Fp8Mode mode,
                                      MemorySegment scales, long scaleOffset, MemorySegment out, long outOffset) {

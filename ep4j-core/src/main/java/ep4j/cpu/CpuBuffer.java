@@ -22,6 +22,8 @@ import ep4j.Tensor;
 import ep4j.check.RequestValidator;
 import ep4j.codec.Fp8Mode;
 import ep4j.codec.Fp8Quantizer;
+import ep4j.spi.HostMemory;
+import ep4j.spi.Results;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -71,8 +73,12 @@ final class CpuBuffer implements EpBuffer {
     /** The latest low-latency dispatch generation started here (-1: none). */
     private volatile long llGen = -1;
 
-    CpuBuffer(Exchange ex, int rank, int ranks, BufferSpec spec) {
+    /** Runs once, when this buffer is closed. */
+    private final Runnable onClose;
+
+    CpuBuffer(Exchange ex, int rank, int ranks, BufferSpec spec, Runnable onClose) {
         this.ex = ex;
+        this.onClose = onClose;
         this.rank = rank;
         this.ranks = ranks;
         this.spec = spec;
@@ -149,7 +155,7 @@ final class CpuBuffer implements EpBuffer {
         Routing.writeInts(l.tokensPerExpert(), perExpert);
         MemorySegment.copy(l.isTokenInRank(), 0, inRank.segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0,
                 l.isTokenInRank().length);
-        DispatchLayout layout = new DispatchLayout(numExperts, tokens, perRank, perExpert, inRank);
+        DispatchLayout layout = Results.layout(numExperts, tokens, perRank, perExpert, inRank);
         track(layout);
         return layout;
     }
@@ -181,8 +187,9 @@ final class CpuBuffer implements EpBuffer {
         String data = scales == null ? "bf16" : "fp8+" + scales.dtype() + "[" + scales.dim(1) + "]";
         DispatchHandle cached = a.cachedHandle();
         if (cached != null) {
-            return cachedDispatch(a, (HandleState) cached.backendState(), cached, x, scales, xRowBytes, scaleRowBytes,
-                    "dispatch(" + data + ", routing of call #" + ((HandleState) cached.backendState()).routingId() + ")");
+            HandleState st = Results.backendState(cached, this, HandleState.class);
+            return cachedDispatch(a, st, cached, x, scales, xRowBytes, scaleRowBytes,
+                    "dispatch(" + data + ", routing of call #" + st.routingId() + ")");
         }
 
         DispatchLayout layout = a.layout();
@@ -390,9 +397,8 @@ final class CpuBuffer implements EpBuffer {
         Routing.writeInts(st.sourceToken(), sourceT);
         Tensor offT = out[8] = pool.tensor(DType.INT32, ranks + 1);
         Routing.writeInts(st.offsets(), offT);
-        DispatchHandle handle = new DispatchHandle(this, rank, ranks, tokens, spec.hidden(), rows, inRankT, sendRowT,
-                sourceT, offT, st);
-        Dispatched d = new Dispatched(out[0], out[1], out[2], out[3], perExpert, st.worstSized() ? null : aligned,
+        DispatchHandle handle = Results.handle(this, tokens, rows, inRankT, sendRowT, sourceT, offT, st);
+        Dispatched d = Results.dispatched(out[0], out[1], out[2], out[3], perExpert, st.worstSized() ? null : aligned,
                 handle, EpEvent.completed());
         track(d);
         return d;
@@ -459,7 +465,7 @@ final class CpuBuffer implements EpBuffer {
         awaitPrevious(a.previous());
         validator.combine(a);
         DispatchHandle h = a.handle();
-        HandleState st = (HandleState) h.backendState();
+        HandleState st = Results.backendState(h, this, HandleState.class);
         int hidden = spec.hidden();
         int tokens = h.numTokens();
         Tensor w = a.topkWeights();
@@ -520,7 +526,7 @@ final class CpuBuffer implements EpBuffer {
                     MemorySegment.copy(wsum, 0, outW.segment(), Routing.FLOAT, (long) t * topk * 4, topk);
                 }
             }
-            Combined c = new Combined(outX, outW, EpEvent.completed());
+            Combined c = Results.combined(outX, outW, EpEvent.completed());
             track(c);
             done = true;
             return c;
@@ -566,19 +572,24 @@ final class CpuBuffer implements EpBuffer {
             hidden = spec.hidden();
             scaleBytesPerRow = hidden % 128 == 0 ? 4L * (hidden / 128) : 0;
             long rows = (long) local * capacity;
-            for (int s = 0; s < 2; s++) {
-                recvX[s] = alloc(rows * hidden * 2);
-                recvScales[s] = alloc(rows * scaleBytesPerRow);
-                recvCount[s] = alloc(4L * local);
-                sourceToken[s] = alloc(4L * rows);
-                ranges[s] = alloc(8L * local * ranks);
-                sendX[s] = alloc((long) n * hidden * 2);
-                sendScales[s] = alloc(n * scaleBytesPerRow);
+            try {
+                for (int s = 0; s < 2; s++) {
+                    recvX[s] = alloc(rows * hidden * 2);
+                    recvScales[s] = alloc(rows * scaleBytesPerRow);
+                    recvCount[s] = alloc(4L * local);
+                    sourceToken[s] = alloc(4L * rows);
+                    ranges[s] = alloc(8L * local * ranks);
+                    sendX[s] = alloc((long) n * hidden * 2);
+                    sendScales[s] = alloc(n * scaleBytesPerRow);
+                }
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
             }
         }
 
         private MemorySegment alloc(long bytes) {
-            return arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+            return HostMemory.allocate(arena, bytes, "the low-latency buffers of rank " + rank);
         }
 
         MemorySegment combineIn(int s) {
@@ -703,11 +714,14 @@ final class CpuBuffer implements EpBuffer {
         Tensor recvCount = Tensor.ofHost(m.recvCount[s], DType.INT32, local);
         Tensor sourceToken = Tensor.ofHost(m.sourceToken[s], DType.INT32, local, m.capacity);
         Tensor ranges = Tensor.ofHost(m.ranges[s], DType.INT32, local, ranks, 2);
-        LowLatencyHandle handle = new LowLatencyHandle(this, s, g, numExperts, tokens, hidden, sourceToken, ranges,
+        LowLatencyHandle handle = Results.lowLatencyHandle(this, s, g, numExperts, tokens, sourceToken, ranges,
                 () -> !closed && llGen - g < 2);
-        RecvHook hook = () -> receiveDispatch(g);
-        LowLatencyDispatched d = new LowLatencyDispatched(outX, outScales, recvCount, handle,
-                a.returnRecvHook() ? hook : null, () -> slot.received && slot.gen == g);
+        RecvHook hook = () -> {
+            receiveDispatch(g);
+            return EpEvent.completed();
+        };
+        LowLatencyDispatched d = Results.lowLatencyDispatched(outX, outScales, recvCount, handle,
+                a.returnRecvHook() ? hook : null, () -> slot.received && slot.gen == g, EpEvent.completed());
         if (!a.returnRecvHook()) {
             receiveDispatch(g);
         }
@@ -898,8 +912,12 @@ final class CpuBuffer implements EpBuffer {
         }
         LlCombine st = new LlCombine(call, s, signature, out, idx, weights, topk, h.numTokens(), slot.combineRow);
         lastCombine[s] = st;
-        LowLatencyCombined c = new LowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receiveCombine(st) : null,
-                () -> st.received);
+        RecvHook hook = () -> {
+            receiveCombine(st);
+            return EpEvent.completed();
+        };
+        LowLatencyCombined c = Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? hook : null,
+                () -> st.received, EpEvent.completed());
         track(c);
         if (!a.returnRecvHook()) {
             receiveCombine(st);
@@ -957,29 +975,38 @@ final class CpuBuffer implements EpBuffer {
             closed = true;
         }
         ex.markClosed(rank);
-        synchronized (this) {
-            RuntimeException first = null;
-            List<AutoCloseable> owned;
-            synchronized (results) {
-                owned = new ArrayList<>(results);
-                results.clear();
-            }
-            for (AutoCloseable r : owned) {
-                try {
-                    r.close();
-                } catch (Exception e) {
-                    if (first == null) {
-                        first = e instanceof RuntimeException re ? re : new ep4j.EpException("close failed", e);
-                    }
+        try {
+            closeResources();
+        } finally {
+            onClose.run();
+        }
+    }
+
+    /** Frees every result still owned and the buffer's memory; the first failure is thrown, the others suppressed. */
+    private synchronized void closeResources() {
+        RuntimeException first = null;
+        List<AutoCloseable> owned;
+        synchronized (results) {
+            owned = new ArrayList<>(results);
+            results.clear();
+        }
+        for (AutoCloseable r : owned) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException re ? re : new ep4j.EpException("close failed", e);
+                } else {
+                    first.addSuppressed(e);
                 }
             }
-            pool.close();
-            if (ll != null) {
-                ll.close();
-            }
-            if (first != null) {
-                throw first;
-            }
+        }
+        pool.close();
+        if (ll != null) {
+            ll.close();
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

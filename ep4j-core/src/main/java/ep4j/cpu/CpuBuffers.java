@@ -7,24 +7,39 @@ import ep4j.InvalidArgumentException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
-/** The buffers of every rank of a {@link CpuGroup}, made by one allocate call; they share one {@link Exchange}. */
+/**
+ * The buffers of every rank of a {@link CpuGroup}, made by one allocate call; they share one
+ * {@link Exchange}. The group tracks them until every rank's buffer is closed.
+ */
 final class CpuBuffers implements EpBuffers {
+    private final CpuGroup group;
     private final List<EpBuffer> buffers;
     private final Exchange exchange;
+    private final AtomicInteger open;
 
     CpuBuffers(CpuGroup group, BufferSpec spec) {
         int ranks = group.size();
+        this.group = group;
         this.exchange = new Exchange(group, ranks, spec.timeout().toNanos());
+        this.open = new AtomicInteger(ranks);
         List<EpBuffer> list = new ArrayList<>(ranks);
         for (int r = 0; r < ranks; r++) {
-            list.add(new CpuBuffer(exchange, r, ranks, spec));
+            list.add(new CpuBuffer(exchange, r, ranks, spec, this::bufferClosed));
         }
         this.buffers = Collections.unmodifiableList(list);
     }
 
     Exchange exchange() {
         return exchange;
+    }
+
+    /** One rank's buffer was closed; the last one lets the group forget these buffers. */
+    private void bufferClosed() {
+        if (open.decrementAndGet() == 0) {
+            group.forget(this);
+        }
     }
 
     @Override
@@ -49,6 +64,8 @@ final class CpuBuffers implements EpBuffers {
             } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
+                } else {
+                    first.addSuppressed(e);
                 }
             }
         }

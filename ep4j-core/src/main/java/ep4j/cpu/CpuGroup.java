@@ -8,9 +8,11 @@ import ep4j.EpGroup;
 import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
 import ep4j.check.Checks;
+import ep4j.spi.HostMemory;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A group whose ranks are threads of this JVM over host memory. An {@link #abort} is final:
@@ -20,7 +22,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class CpuGroup implements EpGroup {
     private final int size;
-    private final List<CpuBuffers> buffers = new CopyOnWriteArrayList<>();
+    /** The buffers not closed yet (a closed one is forgotten, so allocate/close cycles keep nothing). */
+    private final Set<CpuBuffers> buffers = ConcurrentHashMap.newKeySet();
     private volatile Throwable abortCause;
     private volatile boolean closed;
 
@@ -64,7 +67,7 @@ public final class CpuGroup implements EpGroup {
         if (dtype == null) {
             throw new InvalidArgumentException("dtype", null, "a DType");
         }
-        return Tensor.allocateHost(dtype, shape);
+        return HostMemory.tensor(dtype, shape);
     }
 
     @Override
@@ -81,7 +84,7 @@ public final class CpuGroup implements EpGroup {
     private static Tensor hostCopy(String name, Tensor t) {
         Checks.present(name, t);
         Checks.device(name, t, Tensor.HOST);
-        Tensor copy = Tensor.allocateHost(t.dtype(), t.shape());
+        Tensor copy = HostMemory.tensor(t.dtype(), t.shape());
         MemorySegment.copy(t.segment(), 0, copy.segment(), 0, t.byteSize());
         return copy;
     }
@@ -110,6 +113,16 @@ public final class CpuGroup implements EpGroup {
         }
     }
 
+    /** Every rank's buffer of {@code b} was closed. */
+    void forget(CpuBuffers b) {
+        buffers.remove(b);
+    }
+
+    /** How many allocations are still tracked (not every rank's buffer closed). */
+    int trackedBuffers() {
+        return buffers.size();
+    }
+
     Throwable abortCause() {
         return abortCause;
     }
@@ -129,12 +142,14 @@ public final class CpuGroup implements EpGroup {
             b.exchange().wake();
         }
         RuntimeException first = null;
-        for (CpuBuffers b : buffers) {
+        for (CpuBuffers b : List.copyOf(buffers)) {
             try {
                 b.close();
             } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
+                } else {
+                    first.addSuppressed(e);
                 }
             }
         }

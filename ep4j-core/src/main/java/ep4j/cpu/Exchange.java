@@ -198,10 +198,7 @@ final class Exchange {
     /** One wait step under the lock: fails on abort, close and timeout. */
     private void waitLocked(CpuBuffer self, String op, int peer, long deadline,
             java.util.function.Supplier<String> counters) {
-        Throwable cause = group.abortCause();
-        if (cause != null) {
-            throw new EpException(op + " on rank " + self.rank() + " aborted: the group was aborted by " + cause, cause);
-        }
+        throwIfAborted(self, op);
         if (group.isClosed()) {
             throw new IllegalStateException(op + " on rank " + self.rank() + ": the cpu group was closed");
         }
@@ -221,7 +218,16 @@ final class Exchange {
             lock.wait(Math.max(1, left / 1_000_000), 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            // A failing rank aborts the group, then interrupts the others: the abort is the news.
+            throwIfAborted(self, op);
             throw new EpException(op + " on rank " + self.rank() + " was interrupted while waiting for peer " + peer, e);
+        }
+    }
+
+    private void throwIfAborted(CpuBuffer self, String op) {
+        Throwable cause = group.abortCause();
+        if (cause != null) {
+            throw new EpException(op + " on rank " + self.rank() + " aborted: the group was aborted by " + cause, cause);
         }
     }
 }

@@ -2,6 +2,7 @@ package ep4j.cpu;
 
 import ep4j.DType;
 import ep4j.Tensor;
+import ep4j.spi.HostMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -29,20 +30,21 @@ final class HostPool implements AutoCloseable {
         final Arena arena;
         final MemorySegment segment;
 
-        Block(long bytes) {
+        Block(long bytes, String what) {
             this.arena = Arena.ofShared();
-            this.segment = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+            try {
+                this.segment = HostMemory.allocate(arena, bytes, what);
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
+            }
         }
     }
 
     /** A tensor over pooled memory (contents undefined); closing it gives the memory back. */
     Tensor tensor(DType dtype, long... shape) {
-        long n = 1;
-        for (long s : shape) {
-            n = Math.multiplyExact(n, s);
-        }
-        long bytes = Math.multiplyExact(n, (long) dtype.byteSize());
-        Block block = take(bytes);
+        long bytes = HostMemory.byteSize(dtype, shape);
+        Block block = take(bytes, dtype, shape);
         AtomicBoolean given = new AtomicBoolean();
         AutoCloseable lease = () -> {
             if (given.compareAndSet(false, true)) {
@@ -52,7 +54,7 @@ final class HostPool implements AutoCloseable {
         return Tensor.owned(block.segment, block.segment.address(), Tensor.HOST, dtype, lease, shape);
     }
 
-    private Block take(long bytes) {
+    private Block take(long bytes, DType dtype, long[] shape) {
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("the buffer's memory was freed (buffer closed)");
@@ -63,7 +65,7 @@ final class HostPool implements AutoCloseable {
                 return q.poll();
             }
         }
-        return new Block(bytes);
+        return new Block(bytes, "a result tensor " + dtype + java.util.Arrays.toString(shape));
     }
 
     private void give(Block b) {

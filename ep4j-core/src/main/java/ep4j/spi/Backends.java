@@ -8,16 +8,36 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.ServiceLoader;
 
-/** Finds backends on the class path and picks one for a {@link GroupSpec}. */
+/** Finds the backends (on the class path, or in ep4j.core's module layer) and picks one for a {@link GroupSpec}. */
 public final class Backends {
     private Backends() {
     }
 
+    /**
+     * Every backend found, highest priority first.
+     *
+     * @return the backends (new instances)
+     */
     public static List<Backend> all() {
-        return ServiceLoader.load(Backend.class).stream().map(ServiceLoader.Provider::get)
+        // As a named module: the backends of ep4j.core's layer (and its parents). On the class
+        // path: the backends the thread's context class loader sees.
+        Module core = Backend.class.getModule();
+        ServiceLoader<Backend> loader = core.isNamed() && core.getLayer() != null
+                ? ServiceLoader.load(core.getLayer(), Backend.class)
+                : ServiceLoader.load(Backend.class);
+        return loader.stream().map(ServiceLoader.Provider::get)
                 .sorted(Comparator.comparingInt(Backend::priority).reversed()).toList();
     }
 
+    /**
+     * Forms a group on the backend {@code spec} names, or on the highest-priority available one
+     * for {@link GroupSpec#AUTO}.
+     *
+     * @param spec a concluded spec
+     * @return the group
+     * @throws InvalidArgumentException when no backend has that name
+     * @throws EpException              when the backend cannot form the group here (saying why)
+     */
     public static EpGroup open(GroupSpec spec) {
         List<Backend> backends = all();
         if (GroupSpec.AUTO.equals(spec.backend())) {

@@ -13,6 +13,8 @@ public final class Generation {
     private volatile long current;
 
     /**
+     * A region whose contents are at generation 0.
+     *
      * @param region how messages name the region, e.g. "normal dispatch slot 0"
      */
     public Generation(String region) {

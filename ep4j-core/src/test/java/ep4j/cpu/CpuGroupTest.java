@@ -2,6 +2,7 @@ package ep4j.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,7 @@ import ep4j.EpGroup;
 import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
 import ep4j.spi.Backends;
+import java.lang.ref.WeakReference;
 import org.junit.jupiter.api.Test;
 
 class CpuGroupTest {
@@ -40,6 +42,41 @@ class CpuGroupTest {
             InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> g.allocate(2, DType.BF16, 1));
             assertEquals("rank", e.argument());
             assertThrows(InvalidArgumentException.class, () -> b.rank(5));
+        }
+    }
+
+    @Test
+    void theCpuBackendHasNoKernelsToTime() {
+        try (EpGroup g = EpGroup.cpu(1); EpBuffers b = g.allocate(BufferSpec.normal(128, 4))) {
+            assertTrue(b.rank(0).kernelTiming().isEmpty());
+        }
+    }
+
+    @Test
+    void closedBuffersAreNotKeptByTheGroup() {
+        try (CpuGroup g = (CpuGroup) EpGroup.cpu(4)) {
+            for (int i = 0; i < 2000; i++) {
+                g.allocate(BufferSpec.normal(128, 4)).close();
+            }
+            assertEquals(0, g.trackedBuffers());
+            EpBuffers b = g.allocate(BufferSpec.normal(128, 4));
+            assertEquals(1, g.trackedBuffers());
+            for (int r = 0; r < 3; r++) {
+                b.rank(r).close();
+            }
+            assertEquals(1, g.trackedBuffers(), "rank 3's buffer is still open");
+            b.rank(3).close();
+            assertEquals(0, g.trackedBuffers(), "closing every rank's buffer is closing them all");
+
+            WeakReference<EpBuffers> closed = new WeakReference<>(g.allocate(BufferSpec.normal(128, 4)));
+            closed.get().close();
+            for (int i = 0; i < 50 && closed.get() != null; i++) {
+                System.gc();
+                Thread.sleep(10);
+            }
+            assertNull(closed.get(), "closed buffers are garbage once the user drops them");
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
         }
     }
 

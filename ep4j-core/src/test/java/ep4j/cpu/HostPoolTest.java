@@ -3,7 +3,9 @@ package ep4j.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ep4j.AllocationException;
 import ep4j.DType;
 import ep4j.Tensor;
 import org.junit.jupiter.api.Test;
@@ -26,5 +28,16 @@ class HostPoolTest {
         b.close();
         c.close();
         assertThrows(IllegalStateException.class, () -> pool.tensor(DType.BF16, 1));
+    }
+
+    @Test
+    void aBlockNoMachineHasIsAnAllocationExceptionNamingIt() {
+        try (HostPool pool = new HostPool()) {
+            long rows = 1L << 59; // 2^62 bytes
+            AllocationException e = assertThrows(AllocationException.class, () -> pool.tensor(DType.INT64, rows));
+            assertEquals(rows * 8, e.bytes());
+            assertTrue(e.getMessage().contains("result tensor INT64[" + rows + "]"), e.getMessage());
+            assertEquals(16, pool.tensor(DType.INT64, 2).byteSize(), "the pool still serves");
+        }
     }
 }

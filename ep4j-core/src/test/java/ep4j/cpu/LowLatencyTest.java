@@ -49,6 +49,42 @@ class LowLatencyTest {
                         Oracle.Fp8.DEFAULT, true));
     }
 
+    @Test
+    void closingADispatchEndsItsReadsFreesNothingAndKeepsItsHandle() {
+        Cases.Case c = Cases.options().ranks(2).experts(4).topk(2).tokens(3, 2).hidden(128).seed(41).generate();
+        int n = 4;
+        int h = c.hidden;
+        int l = c.localExperts();
+        int cap = c.ranks * n;
+        Oracle.LowLatencyDispatch[] want = Oracle.lowLatencyDispatch(c, n, null);
+        short[][] y = new short[c.ranks][];
+        for (int r = 0; r < c.ranks; r++) {
+            y[r] = Host.randomBf16(l * cap * h, 700 + r);
+        }
+        short[][] wantOut = Oracle.lowLatencyCombine(c, want, y);
+        List<short[]> got = Host.run(c.ranks, BufferSpec.normal(h, n).lowLatency(n, c.experts), (r, buf) -> {
+            Tensor idx = c.topkIdx(r);
+            LowLatencyDispatched d = buf.lowLatencyDispatch(LowLatencyDispatchArgs.of(c.x(r), idx, c.experts));
+            Tensor view = d.x();
+            MemorySegment rows = view.segment();
+            d.close();
+            d.close();
+            assertTrue(d.isClosed());
+            assertThrows(IllegalStateException.class, d::x);
+            assertThrows(IllegalStateException.class, d::recvCount);
+            assertThrows(IllegalStateException.class, view::segment, "a tensor it returned is closed too");
+            rows.get(ValueLayout.JAVA_BYTE, rows.byteSize() - 1); // the buffer's memory was not freed
+            assertTrue(d.handle().isValid());
+            try (LowLatencyCombined cb = buf.lowLatencyCombine(
+                    LowLatencyCombineArgs.of(Host.bf16(y[r], l, cap, h), idx, c.topkWeights(r), d.handle()))) {
+                return Host.shorts(cb.x());
+            }
+        });
+        for (int r = 0; r < c.ranks; r++) {
+            assertArrayEquals(wantOut[r], got.get(r), "combine after close, rank " + r);
+        }
+    }
+
     record Got(int[] recvCount, byte[] x, byte[] scales, int[] sourceToken, int[] ranges, short[] out) {
     }
 

@@ -87,7 +87,8 @@ class NormalDispatchTest {
         }
         Oracle.Combine[] wantC = Oracle.combine(c, want, y, recvW, b0, b1);
 
-        BufferSpec spec = BufferSpec.normal(H, Math.max(1, c.maxTokens()));
+        // numWorstTokens may be at most ranks * maxTokensPerRank (what a rank can receive).
+        BufferSpec spec = BufferSpec.normal(H, Math.max(Math.max(1, c.maxTokens()), worst));
         List<Got> got = Host.run(c.ranks, spec, (r, buf) -> {
             try (Tensor x = c.x(r);
                     Tensor idx = int32 ? c.topkIdxInt32(r) : c.topkIdx(r);

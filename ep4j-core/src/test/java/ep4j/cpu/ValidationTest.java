@@ -170,6 +170,27 @@ class ValidationTest {
     }
 
     @Test
+    void numWorstTokensAboveWhatARankCanReceiveIsRejected() {
+        Cases.Case c = small(2);
+        List<byte[]> got = Host.run(2, BufferSpec.normal(H, 8), (r, buf) -> {
+            Tensor idx = c.topkIdx(r);
+            DispatchLayout layout = buf.layout(idx, c.experts);
+            for (int worst : new int[] {Integer.MAX_VALUE, 17}) {
+                InvalidArgumentException e = invalid("numWorstTokens", worst, () -> buf.dispatch(
+                        DispatchArgs.of(c.x(r)).topk(idx, c.topkWeights(r)).layout(layout).numWorstTokens(worst)));
+                assertTrue(e.expected().contains("1 to 16") && e.expected().contains("2 ranks x BufferSpec "
+                        + "maxTokensPerRank 8"), e.getMessage());
+            }
+            try (Dispatched d = buf.dispatch(
+                    DispatchArgs.of(c.x(r)).topk(idx, c.topkWeights(r)).layout(layout).numWorstTokens(16))) {
+                assertEquals(16, d.numRows(), "the largest worst case a rank can receive is allowed");
+            }
+            return goodDispatch(c, r, buf);
+        });
+        assertGood(c, got);
+    }
+
+    @Test
     void numWorstTokensTooSmallFailsOnEveryRankAndChangesNothing() {
         Cases.Case c = Cases.options().ranks(3).experts(6).topk(2).tokens(5, 3, 6).hidden(H).seed(7).generate();
         int[] rows = Oracle.receivedRows(c);

@@ -12,6 +12,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpEvent;
 import ep4j.InvalidArgumentException;
+import ep4j.KernelTiming;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatchArgs;
@@ -37,8 +38,12 @@ import ep4j.cuda.kernel.NotifyParams;
 import ep4j.cuda.kernel.Params;
 import ep4j.cuda.kernel.SignalKind;
 import ep4j.cuda.memory.DevicePool;
+import ep4j.spi.Results;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * One rank's buffer on its GPU: the signal array and mailbox that peers write into, the
@@ -87,6 +92,7 @@ final class CudaBuffer implements EpBuffer {
     private final long timeoutNanos;
     private CudaBuffer[] peers;
     private KernelTimer timer;
+    private final KernelTiming timing = new CudaKernelTiming(this);
     private long seq;
     private int nextEvent;
     private volatile boolean closed;
@@ -102,18 +108,36 @@ final class CudaBuffer implements EpBuffer {
         this.validator = new RequestValidator(this, group.size(), context.device().ordinal(), spec);
         this.timeoutNanos = spec.timeout().toNanos();
         context.makeCurrent();
-        this.stream = CudaStream.create(context, true);
-        this.pool = new DevicePool(context);
-        this.signals = DeviceMemory.allocate(context, SIGNAL_BYTES);
-        this.signals.fill((byte) 0);
-        this.mailbox = DeviceMemory.allocate(context, MAILBOX_BYTES);
-        this.scratch = DeviceMemory.allocate(context, 256);
-        this.scratch.fill((byte) 0);
-        this.summary = PinnedHostMemory.allocate(context, 4L * (KernelConstants.MAX_EXPERTS + 16));
-        this.errors = new DeviceErrors(context, rank);
-        for (int i = 0; i < EVENT_RING; i++) {
-            events[i] = CudaEvent.create(context, false);
+        // What is made so far, freed (last first) if a later step fails.
+        List<AutoCloseable> made = new ArrayList<>(List.of(args, layoutParams, notifyParams, dispatchParams, combineParams));
+        try {
+            this.stream = keep(made, CudaStream.create(context, true));
+            this.pool = keep(made, new DevicePool(context));
+            this.signals = keep(made, DeviceMemory.allocate(context, SIGNAL_BYTES));
+            this.signals.fill((byte) 0);
+            this.mailbox = keep(made, DeviceMemory.allocate(context, MAILBOX_BYTES));
+            this.scratch = keep(made, DeviceMemory.allocate(context, 256));
+            this.scratch.fill((byte) 0);
+            this.summary = keep(made, PinnedHostMemory.allocate(context, 4L * (KernelConstants.MAX_EXPERTS + 16)));
+            this.errors = keep(made, new DeviceErrors(context, rank));
+            for (int i = 0; i < EVENT_RING; i++) {
+                events[i] = keep(made, CudaEvent.create(context, false));
+            }
+        } catch (RuntimeException | Error e) {
+            for (int i = made.size() - 1; i >= 0; i--) {
+                try {
+                    made.get(i).close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
         }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> made, T resource) {
+        made.add(resource);
+        return resource;
     }
 
     synchronized void enableTimer() {
@@ -123,8 +147,24 @@ final class CudaBuffer implements EpBuffer {
         }
     }
 
+    private SpanTimer spanTimer;
+
+    /** The span timer of KernelTiming, made at first use. */
+    synchronized SpanTimer spanTimer() {
+        if (spanTimer == null) {
+            context.makeCurrent();
+            spanTimer = new SpanTimer(context, stream);
+        }
+        return spanTimer;
+    }
+
     KernelTimer timer() {
         return timer;
+    }
+
+    @Override
+    public Optional<KernelTiming> kernelTiming() {
+        return Optional.of(timing);
     }
 
     private void phase(String name) {
@@ -354,7 +394,7 @@ final class CudaBuffer implements EpBuffer {
             inRank.close();
             throw e;
         }
-        return new DispatchLayout(numExperts, t, perRank, perExpert, inRank);
+        return Results.layout(numExperts, t, perRank, perExpert, inRank);
     }
 
     // ---------------------------------------------------------------- dispatch
@@ -474,7 +514,7 @@ final class CudaBuffer implements EpBuffer {
         final Outputs out;
         HandleState state = null;
         if (cached != null) {
-            state = (HandleState) cached.backendState();
+            state = Results.backendState(cached, this, HandleState.class);
             receivedRows = state.receivedRows().address();
             sendRow = cached.sendRow();
             inRank = cached.isTokenInRank();
@@ -610,10 +650,11 @@ final class CudaBuffer implements EpBuffer {
             DeviceMemory.copy(tpeKeep.address(), tpeDevice.address(), 4L * localExperts, stream);
             Tensor received = pool.tensor(DType.INT32, 1);
             DeviceMemory.copy(received.address(), recvTotal(), 4, stream);
-            handle = new DispatchHandle(this, rank, r, t, spec.hidden(), rows, inRank, sendRow, o[4], offsets,
+            handle = Results.handle(this, t, rows, inRank, sendRow, o[4], offsets,
                     new HandleState(tpeHost, tpeKeep, received, worst > 0));
         }
-        return new Dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event, cached == null);
+        return cached == null ? Results.dispatched(o[0], o[1], o[2], o[3], tpeDevice, tpeHost, handle, event)
+                : Results.cachedDispatched(o[0], o[1], tpeDevice, tpeHost, handle, event);
     }
 
     private void launchNotify(DeviceErrors.Call record, long call, int t, int experts, int local, int alignment,
@@ -713,7 +754,7 @@ final class CudaBuffer implements EpBuffer {
             }
             throw e;
         }
-        return new Combined(out, outW, event);
+        return Results.combined(out, outW, event);
     }
 
     // ---------------------------------------------------------------- low latency
@@ -810,6 +851,9 @@ final class CudaBuffer implements EpBuffer {
             }
             if (timer != null) {
                 timer.close();
+            }
+            if (spanTimer != null) {
+                spanTimer.close();
             }
             if (lowLatency != null) {
                 lowLatency.close();

@@ -9,10 +9,14 @@ import java.util.List;
 
 /** The buffers of every local GPU rank; each knows the others' signal arrays and mailboxes. */
 final class CudaBuffers implements ep4j.EpBuffers {
+    private final CudaGroup group;
+    private final RankExchange exchange;
     private final List<EpBuffer> buffers;
 
+    /** Makes every rank's buffer; when one fails, those made are freed and the failure thrown. */
     CudaBuffers(CudaGroup group, BufferSpec spec) {
-        RankExchange exchange = new RankExchange(group.size());
+        this.group = group;
+        this.exchange = new RankExchange(group.size());
         CudaBuffer[] all = new CudaBuffer[group.size()];
         List<EpBuffer> made = new ArrayList<>();
         try {
@@ -20,8 +24,11 @@ final class CudaBuffers implements ep4j.EpBuffers {
                 all[r] = new CudaBuffer(group, r, spec, exchange);
                 made.add(all[r]);
             }
-        } catch (RuntimeException e) {
-            made.forEach(EpBuffer::close);
+        } catch (RuntimeException | Error e) {
+            RuntimeException closing = closeAll(made);
+            if (closing != null) {
+                e.addSuppressed(closing);
+            }
             throw e;
         }
         for (CudaBuffer b : all) {
@@ -44,8 +51,30 @@ final class CudaBuffers implements ep4j.EpBuffers {
         return buffers;
     }
 
+    /** Closes every buffer, even after one fails: the first failure is thrown, the others suppressed. */
     @Override
     public void close() {
-        buffers.forEach(EpBuffer::close);
+        RuntimeException first = closeAll(buffers);
+        group.forget(this, exchange);
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** Closes each buffer; returns the first failure with the later ones suppressed, or null. */
+    private static RuntimeException closeAll(List<EpBuffer> list) {
+        RuntimeException first = null;
+        for (EpBuffer b : list) {
+            try {
+                b.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        return first;
     }
 }

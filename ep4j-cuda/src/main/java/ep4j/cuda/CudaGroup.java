@@ -1,15 +1,19 @@
 package ep4j.cuda;
 
+import ep4j.AllocationException;
 import ep4j.BufferSpec;
 import ep4j.DType;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
 import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
+import ep4j.cuda.driver.CudaConstants;
 import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.CudaException;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.Kernels;
+import ep4j.spi.HostMemory;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -65,6 +69,12 @@ final class CudaGroup implements EpGroup {
         exchanges.add(exchange);
     }
 
+    /** {@code b} was closed: the group keeps neither it nor its exchange. */
+    void forget(EpBuffers b, RankExchange exchange) {
+        buffers.remove(b);
+        exchanges.remove(exchange);
+    }
+
     @Override
     public String backend() {
         return "cuda";
@@ -109,7 +119,16 @@ final class CudaGroup implements EpGroup {
         for (long s : shape) {
             bytes = Math.multiplyExact(bytes, s);
         }
-        DeviceMemory m = DeviceMemory.allocate(ctx, Math.max(bytes, 16));
+        DeviceMemory m;
+        try {
+            m = DeviceMemory.allocate(ctx, Math.max(bytes, 16));
+        } catch (CudaException e) {
+            if (e.result() == CudaConstants.CUDA_ERROR_OUT_OF_MEMORY) {
+                throw new AllocationException("a tensor " + dtype + java.util.Arrays.toString(shape) + " of rank " + rank,
+                        bytes, ctx.device().ordinal(), e);
+            }
+            throw e;
+        }
         m.fill((byte) 0);
         return Tensor.owned(null, m.address(), ctx.device().ordinal(), dtype, m, shape);
     }
@@ -127,7 +146,7 @@ final class CudaGroup implements EpGroup {
     @Override
     public Tensor download(Tensor tensor) {
         ensureOpen();
-        Tensor host = Tensor.allocateHost(tensor.dtype(), tensor.shape());
+        Tensor host = HostMemory.tensor(tensor.dtype(), tensor.shape());
         if (tensor.isHost()) {
             host.segment().copyFrom(tensor.segment());
         } else if (tensor.byteSize() > 0) {
@@ -156,7 +175,8 @@ final class CudaGroup implements EpGroup {
 
     @Override
     public void abort(Throwable cause) {
-        exchanges.forEach(e -> e.abort(cause));
+        Throwable c = cause != null ? cause : new ep4j.EpException("abort() without a cause");
+        exchanges.forEach(e -> e.abort(c));
     }
 
     @Override
@@ -165,7 +185,18 @@ final class CudaGroup implements EpGroup {
             return;
         }
         closed = true;
-        buffers.forEach(EpBuffers::close);
+        RuntimeException first = null;
+        for (EpBuffers b : List.copyOf(buffers)) {
+            try {
+                b.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
         for (int r = 0; r < contexts.length; r++) {
             if (kernels[r] != null) {
                 contexts[r].makeCurrent();
@@ -174,6 +205,9 @@ final class CudaGroup implements EpGroup {
             if (contexts[r] != null) {
                 contexts[r].close();
             }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }

@@ -1,7 +1,6 @@
 package ep4j.cuda;
 
 import ep4j.EpBuffer;
-import ep4j.InvalidArgumentException;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.CudaEvent;
 import ep4j.cuda.driver.CudaStream;
@@ -11,9 +10,10 @@ import java.util.Map;
 /**
  * GPU time of each kernel of the last call, from CUDA events around the launches: what the
  * benchmark reports next to wall-clock time (DeepEP's figures are kernel times). Off unless
- * enabled, so the hot path records nothing extra.
+ * enabled, so the hot path records nothing extra. Users reach it through
+ * {@link ep4j.EpBuffer#kernelTiming()} ({@link CudaKernelTiming}).
  */
-public final class KernelTimer implements AutoCloseable {
+final class KernelTimer implements AutoCloseable {
     /** The kernels timed. */
     public enum Stage { LAYOUT, NOTIFY, DISPATCH, COMBINE }
 
@@ -22,6 +22,9 @@ public final class KernelTimer implements AutoCloseable {
     private final long[] phaseNanos = new long[32];
     private final String[] phaseNames = new String[32];
     private int phases;
+    /** The first stage started and the last stage stopped since {@link #reset()}: the call's span. */
+    private Stage first;
+    private Stage last;
 
     KernelTimer(CudaContext context) {
         for (Stage s : Stage.values()) {
@@ -30,35 +33,8 @@ public final class KernelTimer implements AutoCloseable {
         }
     }
 
-    /** Turns timing on for a buffer of the CUDA backend. */
-    public static void enable(EpBuffer buffer) {
-        if (!(buffer instanceof CudaBuffer b)) {
-            throw new InvalidArgumentException("buffer", buffer.getClass().getSimpleName(), "a CUDA backend buffer");
-        }
-        b.enableTimer();
-    }
-
-    /** Microseconds the stage's kernel took in the buffer's last call that ran it; NaN if never timed. */
-    public static double lastMicros(EpBuffer buffer, Stage stage) {
-        if (!(buffer instanceof CudaBuffer b) || b.timer() == null) {
-            return Double.NaN;
-        }
-        return b.timer().micros(stage);
-    }
-
-    /**
-     * Microseconds from the start of {@code first} to the end of {@code last} in the buffer's
-     * last call: the GPU-side span of a call of several kernels (host gaps inside included).
-     */
-    public static double lastSpanMicros(EpBuffer buffer, Stage first, Stage last) {
-        if (!(buffer instanceof CudaBuffer b) || b.timer() == null) {
-            return Double.NaN;
-        }
-        return b.timer().span(first, last);
-    }
-
-    /** Host-side phases of the last traced call, as "name +us" steps from its start. */
-    public static String lastHostPhases(EpBuffer buffer) {
+    /** Host-side phases of the last traced call, as "name +us" steps from its start (for kernel work). */
+    static String lastHostPhases(EpBuffer buffer) {
         if (!(buffer instanceof CudaBuffer b) || b.timer() == null) {
             return "";
         }
@@ -70,8 +46,8 @@ public final class KernelTimer implements AutoCloseable {
         return sb.toString().trim();
     }
 
-    /** The buffer's memory pool statistics. */
-    public static String poolStats(EpBuffer buffer) {
+    /** The buffer's memory pool statistics (for kernel work). */
+    static String poolStats(EpBuffer buffer) {
         return buffer instanceof CudaBuffer b ? b.pool().stats() : "";
     }
 
@@ -89,15 +65,26 @@ public final class KernelTimer implements AutoCloseable {
     /** Forgets the stages of the previous call, so a span never mixes two calls. */
     void reset() {
         recorded.replaceAll((k, v) -> false);
+        first = null;
+        last = null;
     }
 
     void start(Stage s, CudaStream stream) {
         events.get(s)[0].record(stream);
+        if (first == null) {
+            first = s;
+        }
     }
 
     void stop(Stage s, CudaStream stream) {
         events.get(s)[1].record(stream);
         recorded.put(s, true);
+        last = s;
+    }
+
+    /** From the start of the call's first kernel to the end of its last; NaN when it ran none. */
+    double callSpan() {
+        return first == null || last == null ? Double.NaN : span(first, last);
     }
 
     double micros(Stage s) {

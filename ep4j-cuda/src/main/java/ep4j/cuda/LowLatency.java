@@ -19,6 +19,7 @@ import ep4j.cuda.kernel.KernelConstants;
 import ep4j.cuda.kernel.LlMode;
 import ep4j.cuda.kernel.LlParams;
 import ep4j.cuda.kernel.Params;
+import ep4j.spi.Results;
 import java.util.function.LongUnaryOperator;
 
 /**
@@ -246,11 +247,14 @@ final class LowLatency implements AutoCloseable {
         Tensor ranges = Tensor.ofDevice(layout.ranges(local.address(), s), device, DType.INT32, layout.local,
                 layout.ranks, 2);
         assert rows >= 0;
-        LowLatencyHandle handle = new LowLatencyHandle(buffer, s, g, a.numExperts(), tokens, hidden, sourceToken,
-                ranges, () -> !buffer.isClosed() && generation - g < 2);
-        RecvHook hook = () -> receiveDispatch(st);
-        LowLatencyDispatched d = new LowLatencyDispatched(outX, outScales, recvCount, handle,
-                a.returnRecvHook() ? hook : null, () -> st.received && slots[st.slot] == st);
+        LowLatencyHandle handle = Results.lowLatencyHandle(buffer, s, g, a.numExperts(), tokens, sourceToken, ranges,
+                () -> !buffer.isClosed() && generation - g < 2);
+        RecvHook hook = () -> {
+            receiveDispatch(st);
+            return ep4j.EpEvent.completed();
+        };
+        LowLatencyDispatched d = Results.lowLatencyDispatched(outX, outScales, recvCount, handle,
+                a.returnRecvHook() ? hook : null, () -> st.received && slots[st.slot] == st, ep4j.EpEvent.completed());
         if (!a.returnRecvHook()) {
             receiveDispatch(st);
         }
@@ -368,8 +372,12 @@ final class LowLatency implements AutoCloseable {
         CombineState st = new CombineState(s, n, a.topkIdx().address(), topk64, a.topkWeights().address(), topk,
                 tokens, out.address(), record);
         lastCombine[s] = st;
-        LowLatencyCombined c = new LowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receiveCombine(st) : null,
-                () -> st.received);
+        RecvHook hook = () -> {
+            receiveCombine(st);
+            return ep4j.EpEvent.completed();
+        };
+        LowLatencyCombined c = Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? hook : null,
+                () -> st.received, ep4j.EpEvent.completed());
         if (!a.returnRecvHook()) {
             try {
                 receiveCombine(st);

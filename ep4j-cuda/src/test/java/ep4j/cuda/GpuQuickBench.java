@@ -10,6 +10,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
+import ep4j.KernelTiming;
 import ep4j.Tensor;
 import java.util.Arrays;
 import java.util.concurrent.CyclicBarrier;
@@ -32,7 +33,7 @@ public final class GpuQuickBench {
         try (EpGroup g = EpGroup.localGpus(ranks);
              EpBuffers bufs = g.allocate(BufferSpec.normal(7168, tokens).maxTopk(8).timeout(java.time.Duration.ofSeconds(5)))) {
             CyclicBarrier barrier = new CyclicBarrier(ranks);
-            bufs.all().forEach(KernelTimer::enable);
+            bufs.all().forEach(b -> b.kernelTiming().orElseThrow().enable());
             g.onEachRank(rank -> {
                 EpBuffer buf = bufs.rank(rank);
                 Tensor x = g.upload(rank, c.x(rank));
@@ -61,13 +62,14 @@ public final class GpuQuickBench {
                             long rows = d.numRows();
                             // Kernel (GPU) times of the last timed call of each kind on this rank.
                             buf.dispatch(DispatchArgs.of(x).topk(idx, w).layout(layout).config(cfg)).close();
+                            KernelTiming timing = buf.kernelTiming().orElseThrow();
                             String phases = KernelTimer.lastHostPhases(buf);
-                            double kNotify = KernelTimer.lastMicros(buf, KernelTimer.Stage.NOTIFY);
-                            double kDispatch = KernelTimer.lastMicros(buf, KernelTimer.Stage.DISPATCH);
+                            double kNotify = timing.lastMicros(KernelTiming.Stage.NOTIFY);
+                            double kDispatch = timing.lastMicros(KernelTiming.Stage.DISPATCH);
                             buf.dispatch(DispatchArgs.fp8(q, s).topk(idx, w).layout(layout).config(cfg)).close();
-                            double kFp8 = KernelTimer.lastMicros(buf, KernelTimer.Stage.DISPATCH);
+                            double kFp8 = timing.lastMicros(KernelTiming.Stage.DISPATCH);
                             buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg)).close();
-                            double kCombine = KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
+                            double kCombine = timing.lastMicros(KernelTiming.Stage.COMBINE);
                             System.out.printf("  rank %d kernels: notify %.1f us, dispatch bf16 %.1f us, fp8 %.1f us, combine %.1f us%n",
                                     rank, kNotify, kDispatch, kFp8, kCombine);
                             System.out.printf("  rank %d host phases of dispatch: %s; pool: %s%n", rank, phases, KernelTimer.poolStats(buf));

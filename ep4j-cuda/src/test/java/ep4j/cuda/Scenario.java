@@ -30,7 +30,9 @@ final class Scenario {
 
     static List<Map<String, byte[]>> run(EpGroup group, RoutingCase c, Options o) {
         int maxTokens = java.util.Arrays.stream(c.tokens()).max().orElse(0);
-        BufferSpec spec = BufferSpec.normal(c.hidden(), Math.max(maxTokens, 1)).maxTopk(Math.max(c.topk(), 1))
+        // numWorstTokens may be at most ranks * maxTokensPerRank (what a rank can receive).
+        int worstPerRank = (o.numWorstTokens() + c.ranks() - 1) / c.ranks();
+        BufferSpec spec = BufferSpec.normal(c.hidden(), Math.max(Math.max(maxTokens, 1), worstPerRank)).maxTopk(Math.max(c.topk(), 1))
                 .timeout(java.time.Duration.ofSeconds(5));
         try (EpBuffers buffers = group.allocate(spec)) {
             return group.onEachRank(rank -> runRank(group, buffers.rank(rank), c, o, rank));

@@ -10,13 +10,13 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
+import ep4j.KernelTiming;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatchArgs;
 import ep4j.LowLatencyDispatched;
 import ep4j.Tensor;
 import ep4j.cli.term.ProgressBar;
-import ep4j.cuda.KernelTimer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -60,11 +60,14 @@ public final class Bench {
     public record Outcome(List<BenchResult> table, List<BenchResult> sweep, List<String> notes) {
     }
 
-    /** On GPUs, CUDA events around the kernels give each call's GPU time. */
+    /** Where the backend has device kernels (GPUs), events around them give each call's device time. */
     private void timeKernels(EpBuffers buffers) {
-        if (group.backend().equals("cuda")) {
-            buffers.all().forEach(KernelTimer::enable);
-        }
+        buffers.all().forEach(b -> b.kernelTiming().ifPresent(KernelTiming::enable));
+    }
+
+    /** The device time of the buffer's last call; NaN where there is none (the CPU backend). */
+    static double lastCallMicros(EpBuffer buffer) {
+        return buffer.kernelTiming().map(KernelTiming::lastCallMicros).orElse(Double.NaN);
     }
 
     /** What one rank repeats: {@link #call} is timed, the other steps are not. */
@@ -184,7 +187,7 @@ public final class Bench {
 
                         @Override
                         public double gpuMicros() {
-                            return KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
+                            return lastCallMicros(buf);
                         }
 
                         @Override
@@ -215,7 +218,7 @@ public final class Bench {
 
                     @Override
                     public double gpuMicros() {
-                        return KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
+                        return lastCallMicros(buf);
                     }
 
                     @Override

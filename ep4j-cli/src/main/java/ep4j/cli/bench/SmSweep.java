@@ -10,10 +10,10 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpGroup;
+import ep4j.KernelTiming;
 import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Table;
-import ep4j.cuda.KernelTimer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -78,7 +78,7 @@ public final class SmSweep {
         List<Point> points = new ArrayList<>();
         try (Workload w = Workload.generate(group, tokens, hidden, topk, experts, seed, true);
              EpBuffers buffers = group.allocate(BufferSpec.normal(hidden, tokens).maxTopk(topk))) {
-            buffers.all().forEach(KernelTimer::enable);
+            buffers.all().forEach(b -> b.kernelTiming().ifPresent(KernelTiming::enable));
             long[][] counts = w.tokenCounts();
             double rows = 0;
             double crossRows = 0;
@@ -98,15 +98,15 @@ public final class SmSweep {
                         for (int it = -1; it < iters; it++) {
                             barrier.await();
                             buf.layout(w.idx[r], experts).close();
-                            double lay = KernelTimer.lastMicros(buf, KernelTimer.Stage.LAYOUT);
+                            double lay = Bench.lastCallMicros(buf);
                             try (Dispatched d = buf.dispatch(
                                     DispatchArgs.of(w.x[r]).topk(w.idx[r], w.weights[r]).layout(layout).config(cfg))) {
-                                double bf16 = KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
+                                double bf16 = Bench.lastCallMicros(buf);
                                 buf.dispatch(DispatchArgs.fp8(w.xFp8[r], w.scales[r]).topk(w.idx[r], w.weights[r])
                                         .layout(layout).config(cfg)).close();
-                                double fp8 = KernelTimer.lastSpanMicros(buf, KernelTimer.Stage.NOTIFY, KernelTimer.Stage.DISPATCH);
+                                double fp8 = Bench.lastCallMicros(buf);
                                 try (Combined c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg))) {
-                                    double comb = KernelTimer.lastMicros(buf, KernelTimer.Stage.COMBINE);
+                                    double comb = Bench.lastCallMicros(buf);
                                     if (it >= 0) {
                                         us[si][0][it * ranks + r] = bf16;
                                         us[si][1][it * ranks + r] = fp8;

@@ -71,8 +71,7 @@ public final class CudaModule extends ContextResource implements AutoCloseable {
      */
     public static byte[] resource(String path) {
         String p = path.startsWith("/") ? path.substring(1) : path;
-        ClassLoader loader = CudaModule.class.getClassLoader();
-        InputStream in = loader != null ? loader.getResourceAsStream(p) : ClassLoader.getSystemResourceAsStream(p);
+        InputStream in = open(p);
         if (in == null) {
             throw new CudaUnavailableException("the classpath resource " + p + " is missing: the CUDA kernels "
                     + "were not built because nvcc was absent when ep4j-cuda was built (install the CUDA "
@@ -82,6 +81,28 @@ public final class CudaModule extends ContextResource implements AutoCloseable {
             return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException("reading the classpath resource " + p, e);
+        }
+    }
+
+    /** Whether the resource {@code path} (e.g. {@link #KERNELS_RESOURCE}) is there. */
+    public static boolean hasResource(String path) {
+        try (InputStream in = open(path.startsWith("/") ? path.substring(1) : path)) {
+            return in != null;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A resource of this module, or null. Through the module, not the class loader: in a named
+     * module (ep4j.cuda on the module path) a class loader does not find a resource in a package
+     * the module does not open.
+     */
+    private static InputStream open(String path) {
+        try {
+            return CudaModule.class.getModule().getResourceAsStream(path);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading the resource " + path, e);
         }
     }
 

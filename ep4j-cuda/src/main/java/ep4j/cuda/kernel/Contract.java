@@ -99,7 +99,8 @@ public final class Contract {
 
     /** The table shipped with the kernels, or null when the build had no nvcc. */
     public static Table bundled() {
-        try (InputStream in = Contract.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+        // Through the module: as a named module, ep4j.cuda's resources are not on the class loader.
+        try (InputStream in = Contract.class.getModule().getResourceAsStream(RESOURCE)) {
             return in == null ? null : parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new EpException("cannot read " + RESOURCE + ": " + e.getMessage(), e);

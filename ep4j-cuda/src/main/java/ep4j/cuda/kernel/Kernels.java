@@ -46,8 +46,7 @@ public final class Kernels implements AutoCloseable {
 
     /** Whether the build compiled the kernels into this jar (it does not without nvcc). */
     public static boolean built() {
-        ClassLoader loader = Kernels.class.getClassLoader();
-        return loader.getResource(FATBIN) != null && loader.getResource(Contract.RESOURCE) != null;
+        return CudaModule.hasResource(FATBIN) && CudaModule.hasResource(Contract.RESOURCE);
     }
 
     @Override

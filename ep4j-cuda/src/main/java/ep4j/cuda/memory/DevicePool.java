@@ -1,8 +1,11 @@
 package ep4j.cuda.memory;
 
+import ep4j.AllocationException;
 import ep4j.DType;
 import ep4j.Tensor;
+import ep4j.cuda.driver.CudaConstants;
 import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.CudaException;
 import ep4j.cuda.driver.DeviceMemory;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -33,7 +36,7 @@ public final class DevicePool implements AutoCloseable {
         return Math.max(unit, (bytes + unit - 1) / unit * unit);
     }
 
-    /** A block of at least {@code bytes}; contents undefined. */
+    /** A block of at least {@code bytes}; contents undefined. An out-of-memory GPU is an {@link AllocationException}. */
     public synchronized DeviceMemory take(long bytes) {
         if (closed) {
             throw new IllegalStateException("device pool of " + context + " was closed");
@@ -44,8 +47,17 @@ public final class DevicePool implements AutoCloseable {
             reuses++;
             return q.pop();
         }
+        DeviceMemory m;
+        try {
+            m = DeviceMemory.allocate(context, size);
+        } catch (CudaException e) {
+            if (e.result() == CudaConstants.CUDA_ERROR_OUT_OF_MEMORY) {
+                throw new AllocationException("a result block of " + context + " (the pool holds " + stats() + ")",
+                        size, context.device().ordinal(), e);
+            }
+            throw e;
+        }
         allocations++;
-        DeviceMemory m = DeviceMemory.allocate(context, size);
         all.add(m);
         return m;
     }
