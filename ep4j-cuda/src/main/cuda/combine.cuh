@@ -162,7 +162,8 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
   const unsigned long long n = load_volatile_u64(&op.ctrl->combine_calls) + 1;
   if (!last_block_done(&op.ctrl->block_counter[0])) return;
   if (threadIdx.x < R) signal_peer(control_of(p, threadIdx.x)->combine_done, p.rank, signal_value(op, n));
-  if (threadIdx.x < R) wait_signal(op, op.ctrl->combine_done + threadIdx.x, n, threadIdx.x, kWaitCombineDone, p.timeout_ns);
+  if (threadIdx.x < R)
+    wait_signal(op, op.ctrl->combine_done + threadIdx.x, n, threadIdx.x, kWaitCombineDone, p.timeout_ns, false);
   __syncthreads();
   if (threadIdx.x == 0) {
     op.ctrl->combine_calls = n;

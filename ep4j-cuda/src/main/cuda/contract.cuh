@@ -56,7 +56,8 @@ EP4J_CONSTANTS(EP4J_DEFINE_CONSTANT)
   E(kExpertOutOfRange, 2)     \
   E(kWorstTokensOverflow, 3)  \
   E(kLlTopkMismatch, 4)       \
-  E(kPeerFailed, 5)
+  E(kPeerFailed, 5)           \
+  E(kAborted, 6)
 
 // Which operation's kernel wrote the record (CallRecord::operation).
 #define EP4J_OPERATIONS(E) \

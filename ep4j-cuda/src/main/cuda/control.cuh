@@ -16,6 +16,10 @@
 namespace ep4j {
 
 constexpr unsigned long long kPoison = 1ull << 62;
+// What the host writes into every signal word of an aborted group (EpGroup.abort): poisoned, and
+// a count past every call, so that every wait ends at once. Every bit below the sign bit: Java's
+// Long.MAX_VALUE (RankRuntime.abort).
+constexpr unsigned long long kAbortWord = 0x7FFFFFFFFFFFFFFFull;
 
 template <class P>
 __device__ __forceinline__ Control* control_of(const P& p, int rank) {
@@ -104,11 +108,14 @@ __device__ __forceinline__ void signal_peer(unsigned long long* line_on_peer, in
   store_release_sys(line_on_peer + rank, value);
 }
 
-// Spins until word >= n (a peer's call n arrived). Returns false when the word carries
-// kPoison for call n or later (the peer failed: kPeerFailed), when the time runs out
-// (kTimeout, naming the peer and what was awaited), or when the op already failed here.
+// Spins until word >= n: a peer reached call n. `data` waits are for what call n delivers: they
+// fail (kPeerFailed) when the word says the peer's call n itself failed (n | kPoison). Other
+// waits (a slot is free again, a peer is done reading) only need the peer to have got that far:
+// a poisoned value was reported by the call it belongs to and does not fail this one. Any wait
+// fails on the abort word (kAborted), when the time runs out (kTimeout, naming the peer and
+// what was awaited), or when the op already failed here.
 __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long long* word, unsigned long long n,
-                                         int peer, int wait, long long timeout_ns) {
+                                            int peer, int wait, long long timeout_ns, bool data = true) {
   unsigned long long v = load_acquire_sys(word);
   if ((v & ~kPoison) < n) {
     const uint64_t start = global_timer_ns();
@@ -124,8 +131,12 @@ __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long lo
       }
     }
   }
-  if (v & kPoison) {
-    op_error(op, kPeerFailed, peer, (long long)(v & ~kPoison), (long long)n, wait);
+  if (v == kAbortWord) {
+    op_error(op, kAborted, peer, 0, (long long)n, wait);
+    return false;
+  }
+  if (data && (v & kPoison) && (v & ~kPoison) == n) {
+    op_error(op, kPeerFailed, peer, (long long)n, (long long)n, wait);
     return false;
   }
   return true;
@@ -134,11 +145,11 @@ __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long lo
 // Threads [0, R) of the block wait for word [j] of `line` (this rank's control block) to reach
 // n; block-uniform result: whether every peer's call n arrived unpoisoned.
 __device__ __forceinline__ bool block_wait_all(const Op& op, const unsigned long long* line, unsigned long long n,
-                                               int ranks, int wait, long long timeout_ns) {
+                                               int ranks, int wait, long long timeout_ns, bool data = true) {
   __shared__ int ok;
   if (threadIdx.x == 0) ok = 1;
   __syncthreads();
-  if (threadIdx.x < ranks && !wait_signal(op, line + threadIdx.x, n, threadIdx.x, wait, timeout_ns)) ok = 0;
+  if (threadIdx.x < ranks && !wait_signal(op, line + threadIdx.x, n, threadIdx.x, wait, timeout_ns, data)) ok = 0;
   __syncthreads();
   return ok != 0;
 }

@@ -23,7 +23,7 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
   __syncthreads();
   // Every home rank must be done with our previous combine on this slot.
   const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_combine_free, p.slot), n - 1, R, kWaitLlCombineFree,
-                                 p.timeout_ns) && !block_sees_failure(op);
+                                 p.timeout_ns, false) && !block_sees_failure(op);
   if (ok) {
     ll_block_scan(L, sm.off, [&](int le) { return p.recv_count[le]; });
     const int capacity = R * N;

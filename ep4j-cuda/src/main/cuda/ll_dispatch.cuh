@@ -17,7 +17,7 @@ __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op
   const int R = p.ranks, L = p.local_experts, E = p.experts, N = p.max_tokens, K = p.topk, T = p.num_tokens;
   // Every receiver must be done with our previous call on this slot before we overwrite it.
   const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_dispatch_free, p.slot), n - 1, R, kWaitLlDispatchFree,
-                                 p.timeout_ns);
+                                 p.timeout_ns, false);
   if (ok) {
     for (int e = threadIdx.x; e < E; e += blockDim.x) sm.send.cnt[e] = 0;
     for (int c0 = 0; c0 < T; c0 += 32) {

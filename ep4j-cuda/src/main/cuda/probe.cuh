@@ -19,3 +19,11 @@ extern "C" __global__ void __launch_bounds__(512) ep4j_copy(uint8_t* dst, const 
   }
   for (; i < n; i += stride) d[i] = ep4j::load_volatile_peer(s + i);
 }
+
+// A stand-in for an expert, for the graph tests: out[i] = bf16(in[i] * factor), rounded to nearest
+// even (the CPU side of the tests computes the same with ep4j.codec.BFloat16).
+extern "C" __global__ void __launch_bounds__(256) ep4j_stub_expert(const __nv_bfloat16* in, __nv_bfloat16* out,
+                                                                   long long n, float factor) {
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = __float2bfloat16_rn(__fmul_rn(__bfloat162float(in[i]), factor));
+}

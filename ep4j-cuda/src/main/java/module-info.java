@@ -16,6 +16,7 @@ module ep4j.cuda {
 
     exports ep4j.cuda to ep4j.cli;
     exports ep4j.cuda.driver to ep4j.cli;
+    exports ep4j.cuda.tune to ep4j.cli;
 
     provides ep4j.spi.Backend with ep4j.cuda.CudaBackend;
 }

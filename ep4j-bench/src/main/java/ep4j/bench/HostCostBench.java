@@ -5,7 +5,6 @@ import ep4j.DispatchArgs;
 import ep4j.DispatchLayout;
 import ep4j.Tensor;
 import ep4j.check.RequestValidator;
-import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.DispatchParams;
 import ep4j.cuda.kernel.Params;
 import ep4j.spi.Results;
@@ -41,7 +40,6 @@ public class HostCostBench {
     private DispatchLayout layout;
     private RequestValidator validator;
     private Params params;
-    private RankExchange exchange;
     private final long[] pointers = {1, 2, 3, 4, 5};
 
     @Setup(Level.Trial)
@@ -55,7 +53,6 @@ public class HostCostBench {
                 Tensor.ofDevice(0x7f00_5000_0000L, 0, ep4j.DType.UINT8, 4096, 2));
         validator = new RequestValidator(null, 2, 0, spec);
         params = new Params(DispatchParams.STRUCT);
-        exchange = new RankExchange(1);
     }
 
     @TearDown(Level.Trial)
@@ -73,19 +70,14 @@ public class HostCostBench {
     @Benchmark
     public long packDispatchParams() {
         return params.clear()
-                .set(DispatchParams.RANK, 1).set(DispatchParams.RANKS, 2).set(DispatchParams.NUM_TOKENS, 4096)
-                .set(DispatchParams.ROW_BYTES, 14336).set(DispatchParams.SCALE_BYTES, 0).set(DispatchParams.TOPK, 8)
-                .set(DispatchParams.IDX_IS_64, 1).set(DispatchParams.LOCAL_EXPERTS, 128)
-                .set(DispatchParams.X, 1).set(DispatchParams.TOPK_IDX, 2).set(DispatchParams.TOPK_WEIGHTS, 3)
-                .set(DispatchParams.IS_TOKEN_IN_RANK, 4).set(DispatchParams.SEND_ROW, 5)
-                .set(DispatchParams.OUT_X, pointers).set(DispatchParams.OUT_IDX, pointers)
-                .set(DispatchParams.OUT_WEIGHTS, pointers).set(DispatchParams.OUT_SOURCE, pointers)
-                .set(DispatchParams.SIGNALS, pointers).set(DispatchParams.SEQ, 7).set(DispatchParams.TIMEOUT_NS, 8)
+                .set(DispatchParams.COMMON.heap(), pointers).set(DispatchParams.COMMON.records(), 9)
+                .set(DispatchParams.COMMON.heapBytes(), 1L << 30).set(DispatchParams.COMMON.timeoutNs(), 8)
+                .set(DispatchParams.COMMON.rank(), 1).set(DispatchParams.COMMON.ranks(), 2)
+                .set(DispatchParams.NUM_TOKENS, 4096).set(DispatchParams.ROW_BYTES, 14336)
+                .set(DispatchParams.SCALE_BYTES, 0).set(DispatchParams.TOPK, 8).set(DispatchParams.IDX_IS_64, 1)
+                .set(DispatchParams.LOCAL_EXPERTS, 128).set(DispatchParams.X, 1).set(DispatchParams.TOPK_IDX, 2)
+                .set(DispatchParams.TOPK_WEIGHTS, 3).set(DispatchParams.SEND_ROW, 5).set(DispatchParams.O_X, 1024)
+                .set(DispatchParams.O_IDX, 2048).set(DispatchParams.O_WEIGHTS, 4096).set(DispatchParams.O_SOURCE, 8192)
                 .segment().byteSize();
-    }
-
-    @Benchmark
-    public Object[] exchangePointersOneRank() {
-        return exchange.allGather(0, "dispatch", pointers, 1_000_000_000L);
     }
 }

@@ -3,38 +3,71 @@ package ep4j.cuda;
 import ep4j.BufferSpec;
 import ep4j.EpBuffer;
 import ep4j.InvalidArgumentException;
-import ep4j.cuda.exchange.RankExchange;
+import ep4j.cuda.control.RankRuntime;
+import ep4j.cuda.driver.CudaContext;
+import ep4j.cuda.driver.DeviceMemory;
+import ep4j.cuda.memory.HeapLayout;
+import ep4j.cuda.memory.SymmetricHeap;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
-/** The buffers of every local GPU rank; each knows the others' signal arrays and mailboxes. */
+/**
+ * The buffers of every rank of a group driven by this JVM, and the memory they share: one
+ * symmetric heap per rank, mapped into every GPU of the group (DESIGN 3: everything the kernels
+ * exchange is allocated here, once), and each rank's local memory.
+ */
 final class CudaBuffers implements ep4j.EpBuffers {
     private final CudaGroup group;
-    private final RankExchange exchange;
+    private final SymmetricHeap heap;
     private final List<EpBuffer> buffers;
 
-    /** Makes every rank's buffer; when one fails, those made are freed and the failure thrown. */
+    /** Makes the heaps and every rank's buffer; when a step fails, what was made is freed and the failure thrown. */
     CudaBuffers(CudaGroup group, BufferSpec spec) {
         this.group = group;
-        this.exchange = new RankExchange(group.size());
-        CudaBuffer[] all = new CudaBuffer[group.size()];
+        int ranks = group.size();
+        HeapLayout layout = new HeapLayout(ranks, spec);
+        List<CudaContext> contexts = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) {
+            contexts.add(group.context(r));
+        }
+        int sms = Integer.MAX_VALUE;
+        for (CudaContext c : contexts) {
+            sms = Math.min(sms, c.device().multiprocessorCount() / group.ranksPerGpu());
+        }
+        // Every rank's low-latency launches have the same grid (receivers count one arrival per
+        // rank, but tokens are dealt to blocks by index): the SMs of the rank that has fewest.
+        int lowLatencyBlocks = Math.max(1, sms);
+        SymmetricHeap h = SymmetricHeap.allocate(contexts, layout.heapBytes);
         List<EpBuffer> made = new ArrayList<>();
         try {
-            for (int r = 0; r < all.length; r++) {
-                all[r] = new CudaBuffer(group, r, spec, exchange);
-                made.add(all[r]);
+            for (int r = 0; r < ranks; r++) {
+                CudaContext c = contexts.get(r);
+                c.makeCurrent();
+                DeviceMemory local = DeviceMemory.allocate(c, Math.max(layout.localBytes, 256));
+                RankRuntime rt;
+                try {
+                    local.fill((byte) 0);
+                    rt = new RankRuntime(r, ranks, spec, layout, c, group.kernels(r), h.bases(), local, sms);
+                } catch (RuntimeException | Error e) {
+                    local.close();
+                    throw e;
+                }
+                made.add(new CudaBuffer(rt, lowLatencyBlocks));
             }
         } catch (RuntimeException | Error e) {
             RuntimeException closing = closeAll(made);
             if (closing != null) {
                 e.addSuppressed(closing);
             }
+            try {
+                h.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
             throw e;
         }
-        for (CudaBuffer b : all) {
-            b.connect(all);
-        }
-        group.register(exchange);
+        this.heap = h;
         this.buffers = List.copyOf(made);
     }
 
@@ -51,11 +84,32 @@ final class CudaBuffers implements ep4j.EpBuffers {
         return buffers;
     }
 
-    /** Closes every buffer, even after one fails: the first failure is thrown, the others suppressed. */
+    /** Ends every rank's device waits at once (EpGroup.abort). */
+    void abort(String why) {
+        for (EpBuffer b : buffers) {
+            ((CudaBuffer) b).abort(why);
+        }
+    }
+
+    /**
+     * Closes every buffer (each synchronizes its stream first), then the heaps: even after one
+     * fails, the first failure is thrown and the others suppressed.
+     */
     @Override
     public void close() {
         RuntimeException first = closeAll(buffers);
-        group.forget(this, exchange);
+        if (!heap.isClosed()) {
+            try {
+                heap.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        group.forget(this);
         if (first != null) {
             throw first;
         }
@@ -76,5 +130,10 @@ final class CudaBuffers implements ep4j.EpBuffers {
             }
         }
         return first;
+    }
+
+    @Override
+    public String toString() {
+        return "CudaBuffers" + Arrays.toString(new int[] {buffers.size()}) + " over " + heap;
     }
 }

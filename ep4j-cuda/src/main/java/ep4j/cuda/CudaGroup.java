@@ -11,7 +11,6 @@ import ep4j.cuda.driver.CudaConstants;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.CudaException;
 import ep4j.cuda.driver.DeviceMemory;
-import ep4j.cuda.exchange.RankExchange;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.spi.HostMemory;
 import java.util.List;
@@ -19,13 +18,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * One JVM driving ranks 0..R-1 on GPUs 0..G-1 (rank r on GPU r % G; G = R unless a test asks for
- * fewer), with peer access between every pair of GPUs.
+ * fewer). GPUs reach each other only through the buffers' symmetric heaps (mapped into every GPU
+ * of the group), not through context-wide peer access.
  */
 final class CudaGroup implements EpGroup {
     private final CudaContext[] contexts;
     private final Kernels[] kernels;
-    private final List<RankExchange> exchanges = new CopyOnWriteArrayList<>();
-    private final List<EpBuffers> buffers = new CopyOnWriteArrayList<>();
+    private final List<CudaBuffers> buffers = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     /** Most ranks that share one GPU (1 unless a test spreads ranks over fewer GPUs). */
     private final int ranksPerGpu;
@@ -39,13 +38,6 @@ final class CudaGroup implements EpGroup {
                 contexts[r] = CudaContext.open(r % gpus);
                 contexts[r].makeCurrent();
                 kernels[r] = Kernels.load(contexts[r]);
-            }
-            for (int a = 0; a < ranks; a++) {
-                for (int b = 0; b < ranks; b++) {
-                    if (a != b) {
-                        contexts[a].enablePeerAccess(contexts[b]);
-                    }
-                }
             }
         } catch (RuntimeException e) {
             close();
@@ -65,14 +57,9 @@ final class CudaGroup implements EpGroup {
         return kernels[rank];
     }
 
-    void register(RankExchange exchange) {
-        exchanges.add(exchange);
-    }
-
-    /** {@code b} was closed: the group keeps neither it nor its exchange. */
-    void forget(EpBuffers b, RankExchange exchange) {
+    /** {@code b} was closed: the group no longer keeps it. */
+    void forget(CudaBuffers b) {
         buffers.remove(b);
-        exchanges.remove(exchange);
     }
 
     @Override
@@ -106,7 +93,7 @@ final class CudaGroup implements EpGroup {
     @Override
     public EpBuffers allocate(BufferSpec spec) {
         ensureOpen();
-        EpBuffers b = new CudaBuffers(this, spec.conclude());
+        CudaBuffers b = new CudaBuffers(this, spec.conclude());
         buffers.add(b);
         return b;
     }
@@ -137,8 +124,9 @@ final class CudaGroup implements EpGroup {
     public Tensor upload(int rank, Tensor host) {
         Tensor t = allocate(rank, host.dtype(), host.shape());
         if (host.byteSize() > 0) {
-            rankContext(rank).makeCurrent();
-            DeviceMemory.copyFromHost(host.segment(), t.address());
+            CudaContext ctx = rankContext(rank);
+            ctx.makeCurrent();
+            DeviceMemory.copyFromHost(ctx, host.segment(), t.address());
         }
         return t;
     }
@@ -158,7 +146,7 @@ final class CudaGroup implements EpGroup {
             if (ranksPerGpu == 1) {
                 ctx.synchronize();
             }
-            DeviceMemory.copyToHost(tensor.address(), host.segment());
+            DeviceMemory.copyToHost(ctx, tensor.address(), host.segment());
         }
         return host;
     }
@@ -175,8 +163,8 @@ final class CudaGroup implements EpGroup {
 
     @Override
     public void abort(Throwable cause) {
-        Throwable c = cause != null ? cause : new ep4j.EpException("abort() without a cause");
-        exchanges.forEach(e -> e.abort(c));
+        String why = cause == null ? "abort() without a cause" : String.valueOf(cause.getMessage());
+        buffers.forEach(b -> b.abort(why));
     }
 
     @Override
@@ -186,7 +174,7 @@ final class CudaGroup implements EpGroup {
         }
         closed = true;
         RuntimeException first = null;
-        for (EpBuffers b : List.copyOf(buffers)) {
+        for (CudaBuffers b : List.copyOf(buffers)) {
             try {
                 b.close();
             } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import ep4j.cuda.driver.CudaStream;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.driver.KernelArgs;
 import ep4j.cuda.kernel.Kernels;
+import ep4j.cuda.memory.SymmetricMemory;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -44,7 +45,8 @@ public final class PeerCopy implements AutoCloseable {
                 DeviceMemory src = DeviceMemory.allocate(ctx, bytes);
                 owned.add(src);
                 src.fill((byte) 0x3C);
-                DeviceMemory dst = DeviceMemory.allocate(cg.context(peer), bytes);
+                // Peers reach each other's memory only through mappings that grant them access.
+                SymmetricMemory dst = SymmetricMemory.allocate(cg.context(peer), bytes, List.of(ctx.device()));
                 owned.add(dst);
                 ctx.makeCurrent();
                 CudaStream s = CudaStream.create(ctx, true);

@@ -56,14 +56,17 @@ class LowLatencyGpuTest {
         GpuRequired.backend(1, 1);
         int gpus = Math.min(Driver.deviceCount(), 8);
         for (int r : rankChoices(gpus)) {
-            GPU.add(EpGroup.localGpus(r));
+            GPU.add(EpGroup.localGpus(r, Math.min(r, gpus)));
             CPU.add(EpGroup.cpu(r));
         }
     }
 
-    /** One GPU, two and every GPU; one rank per GPU (receive kernels spin, so ranks do not share GPUs here). */
+    /**
+     * One GPU, two and every GPU, one rank per GPU; and 4 ranks, sharing GPUs where there are
+     * fewer (the kernels of ranks that share a GPU split its SMs and fit at once).
+     */
     static int[] rankChoices(int gpus) {
-        return IntStream.of(1, 2, gpus).filter(r -> r <= gpus).distinct().toArray();
+        return IntStream.of(1, 2, gpus, 4).filter(r -> r <= Math.max(gpus, 4)).distinct().sorted().toArray();
     }
 
     @AfterAll

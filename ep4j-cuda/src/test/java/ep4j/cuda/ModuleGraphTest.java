@@ -39,7 +39,8 @@ class ModuleGraphTest {
         assertTrue(d.exports().stream().allMatch(ModuleDescriptor.Exports::isQualified), d.exports().toString());
         Map<String, Set<String>> qualified = d.exports().stream()
                 .collect(Collectors.toMap(ModuleDescriptor.Exports::source, ModuleDescriptor.Exports::targets));
-        assertEquals(Map.of("ep4j.cuda", Set.of("ep4j.cli"), "ep4j.cuda.driver", Set.of("ep4j.cli")), qualified);
+        assertEquals(Map.of("ep4j.cuda", Set.of("ep4j.cli"), "ep4j.cuda.driver", Set.of("ep4j.cli"), "ep4j.cuda.tune",
+                Set.of("ep4j.cli")), qualified);
         assertTrue(d.opens().isEmpty());
         assertEquals(List.of("ep4j.cuda.CudaBackend"), d.provides().iterator().next().providers());
         assertTrue(d.requires().stream().anyMatch(r -> r.name().equals("ep4j.core")));

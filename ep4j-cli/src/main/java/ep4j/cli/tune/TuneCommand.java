@@ -7,7 +7,7 @@ import ep4j.cli.bench.SmSweep;
 import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
-import ep4j.cuda.control.TuneProfile;
+import ep4j.cuda.tune.TuneProfile;
 import ep4j.cuda.driver.CudaDevice;
 import java.io.PrintWriter;
 import java.nio.file.Files;

@@ -9,6 +9,8 @@ import ep4j.cuda.kernel.HostSummaryLayout;
 import ep4j.cuda.kernel.KernelConstants;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One rank's view of its operations on the device (control.cuh): the host-mapped ring of call
@@ -140,6 +142,38 @@ public final class CallRecords implements AutoCloseable {
         ring[(int) (op.index % RING)] = op;
         memory.setIntVolatile(op.at() + CallRecordLayout.CODE.offset(), 0);
         return op;
+    }
+
+    /** What a capture recorded: the ops its calls began, to begin again at every replay. */
+    public record Captured(List<String> names, List<Integer> topks) {
+        public int ops() {
+            return names.size();
+        }
+    }
+
+    private long captureStart = -1;
+
+    /** A graph capture starts: ops begun until {@link #endCapture()} will not run now. */
+    public synchronized void startCapture() {
+        captureStart = next;
+    }
+
+    /**
+     * The capture ended: its ops never ran, so the mirror goes back to where it was (the device
+     * counted none of them) and the ops are returned for the replays to begin.
+     */
+    public synchronized Captured endCapture() {
+        List<String> names = new ArrayList<>();
+        List<Integer> topks = new ArrayList<>();
+        for (long i = captureStart; i < next; i++) {
+            Op op = ring[(int) (i % RING)];
+            names.add(op.name);
+            topks.add(op.topk);
+            ring[(int) (i % RING)] = null;
+        }
+        next = captureStart;
+        captureStart = -1;
+        return new Captured(List.copyOf(names), List.copyOf(topks));
     }
 
     /** The number the next op will get: the host's mirror of Control::ops. */

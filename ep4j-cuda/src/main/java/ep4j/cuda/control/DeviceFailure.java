@@ -40,6 +40,8 @@ final class DeviceFailure {
             case PEER_FAILED -> new EpException(operation + " on rank " + rank + " failed because rank " + peer
                     + " failed in the same call (" + kernel + "saw its poisoned signal while waiting for " + awaited
                     + "); rank " + peer + " raised the cause");
+            case ABORTED -> new EpException(operation + " on rank " + rank + " was aborted: the group was aborted ("
+                    + "EpGroup.abort, or another rank failed) while " + kernel + "waited for " + awaited);
             case EXPERT_OUT_OF_RANGE -> new InvalidArgumentException(slot(detail, topk), seen,
                     "-1 or an expert in [0, " + expected + ")");
             case WORST_TOKENS_OVERFLOW -> new InvalidArgumentException("numWorstTokens", expected,

@@ -2,6 +2,7 @@ package ep4j.cuda.control;
 
 import ep4j.BufferSpec;
 import ep4j.Config;
+import ep4j.cuda.tune.AutoConfig;
 import ep4j.EpEvent;
 import ep4j.EpTimeoutException;
 import ep4j.cuda.driver.CudaContext;
@@ -11,10 +12,15 @@ import ep4j.cuda.driver.CudaStream;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.driver.KernelArgs;
 import ep4j.cuda.kernel.CommonParams;
+import ep4j.cuda.kernel.ControlLayout;
 import ep4j.cuda.kernel.Kernels;
 import ep4j.cuda.kernel.Params;
+import ep4j.cuda.memory.DeviceBlock;
 import ep4j.cuda.memory.HeapLayout;
 import ep4j.cuda.memory.StreamPool;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * What the paths of one rank's buffer share (the normal path, the low-latency path): the rank's
@@ -49,6 +55,7 @@ public final class RankRuntime implements AutoCloseable {
     private final KernelArgs args = new KernelArgs();
     private final CudaEvent[] events = new CudaEvent[EVENT_RING];
     private int nextEvent;
+    private boolean capturing;
     private volatile String broken;
     private volatile boolean closed;
 
@@ -75,7 +82,7 @@ public final class RankRuntime implements AutoCloseable {
         try {
             s = CudaStream.create(context, true);
             r = new CallRecords(context, rank, timeoutNanos);
-            p = StreamPool.of(context);
+            p = StreamPool.open(context);
             for (int i = 0; i < EVENT_RING; i++) {
                 events[i] = CudaEvent.create(context, false);
             }
@@ -116,6 +123,25 @@ public final class RankRuntime implements AutoCloseable {
         return Math.max(1, Math.min(n, sms));
     }
 
+    /**
+     * {@code bytes} of device memory for a call's outputs: stream-ordered on the rank's stream, or
+     * a plain allocation while a graph is captured (a stream-ordered one would become a node of
+     * the graph, allocated again at every replay).
+     */
+    public DeviceBlock allocate(long bytes) {
+        return capturing ? DeviceBlock.of(DeviceMemory.allocate(context, bytes)) : pool.allocate(bytes, stream);
+    }
+
+    /** Whether a graph is being captured on the rank's stream (calls must not wait for the device). */
+    public boolean capturing() {
+        return capturing;
+    }
+
+    /** Marks the start or end of a capture. */
+    public void capturing(boolean on) {
+        capturing = on;
+    }
+
     /** This rank's heap base. */
     public long heap() {
         return heaps[rank];
@@ -151,7 +177,7 @@ public final class RankRuntime implements AutoCloseable {
      * A timeout leaves the peers' counters in an unknown state: the buffer refuses further work.
      */
     public EpEvent finish(CallRecords.Op op, boolean async) {
-        if (!async) {
+        if (!async && !capturing) {
             await(op);
             return EpEvent.completed();
         }
@@ -170,6 +196,19 @@ public final class RankRuntime implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits for the count exchange of dispatch op {@code op} (slot {@code slot}) and returns its
+     * summary; a timeout marks the buffer broken, as {@link #await} does.
+     */
+    public MemorySegment summary(CallRecords.Op op, int slot) {
+        try {
+            return op.awaitSummary(slot);
+        } catch (EpTimeoutException e) {
+            broken = e.getMessage();
+            throw e;
+        }
+    }
+
     /** Makes the stream wait for {@code previous} (an event of this backend), or the host for any other. */
     public void awaitPrevious(EpEvent previous) {
         if (previous == null) {
@@ -179,6 +218,24 @@ public final class RankRuntime implements AutoCloseable {
             stream.waitEvent(oe.cudaEvent());
         } else {
             previous.await();
+        }
+    }
+
+    /**
+     * Ends every wait of this rank's kernels at once, for {@link ep4j.EpGroup#abort}: every signal
+     * word of its control block gets the abort word (control.cuh: kAbortWord), which a waiting
+     * kernel reads as "aborted" and ends its op with. A small synchronous copy: it does not wait
+     * for the kernels (measured on H200). The buffer stays unusable.
+     */
+    public void abort(String why) {
+        broken = "the group was aborted: " + why;
+        long bytes = ControlLayout.COMBINE_X_OFFSET.offset(); // the signal lines come first
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment words = arena.allocate(bytes, 8);
+            for (long at = 0; at < bytes; at += 8) {
+                words.set(ValueLayout.JAVA_LONG, at, Long.MAX_VALUE);
+            }
+            DeviceMemory.copyFromHost(context, words, heap());
         }
     }
 

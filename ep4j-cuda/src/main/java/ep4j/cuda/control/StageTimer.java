@@ -8,6 +8,9 @@ public interface StageTimer {
     /** The kernels a call can run, as KernelTiming names them. */
     enum Stage { LAYOUT, NOTIFY, DISPATCH, COMBINE, LL_DISPATCH, LL_COMBINE }
 
+    /** A new call begins: the stages of the last one are forgotten. */
+    void call();
+
     /** Before the launch of {@code stage}'s kernel. */
     void start(Stage stage);
 
@@ -16,6 +19,10 @@ public interface StageTimer {
 
     /** Timing off: records nothing. */
     StageTimer OFF = new StageTimer() {
+        @Override
+        public void call() {
+        }
+
         @Override
         public void start(Stage stage) {
         }

@@ -24,6 +24,15 @@ public final class CudaGraph extends ContextResource implements AutoCloseable {
      * on this thread fail the capture. Capture is thread-local: other threads carry on normally.
      */
     public static CudaGraph capture(CudaStream stream, Runnable work) {
+        return capture(stream, CudaConstants.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, work);
+    }
+
+    /**
+     * As {@link #capture(CudaStream, Runnable)} in capture mode {@code mode}
+     * ({@code CU_STREAM_CAPTURE_MODE_*}): RELAXED lets the capturing thread allocate memory with
+     * cuMemAlloc meanwhile.
+     */
+    public static CudaGraph capture(CudaStream stream, int mode, Runnable work) {
         if (!stream.isOwned()) {
             throw new InvalidArgumentException("stream", stream, "a stream made by CudaStream.create");
         }
@@ -33,7 +42,7 @@ public final class CudaGraph extends ContextResource implements AutoCloseable {
             MemorySegment s = stream.prepare();
             int r;
             try {
-                r = (int) Cu.cuStreamBeginCapture.invokeExact(s, CudaConstants.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+                r = (int) Cu.cuStreamBeginCapture.invokeExact(s, mode);
             } catch (Throwable t) {
                 throw Native.rethrow(t);
             }

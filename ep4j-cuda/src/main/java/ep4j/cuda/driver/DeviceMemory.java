@@ -230,6 +230,19 @@ public final class DeviceMemory extends ContextResource implements AutoCloseable
         downloadRaw(null, ptr, dst);
     }
 
+    /**
+     * Copies {@code src} to {@code ptr} with {@code context} current; returns when done. For memory
+     * whose owning context the driver does not report (virtual memory mappings, cuMemCreate).
+     */
+    public static void copyFromHost(CudaContext context, MemorySegment src, long ptr) {
+        uploadRaw(context, src, ptr);
+    }
+
+    /** Fills {@code dst} from {@code ptr} with {@code context} current; returns when done. */
+    public static void copyToHost(CudaContext context, long ptr, MemorySegment dst) {
+        downloadRaw(context, ptr, dst);
+    }
+
     /** Copies {@code src} to device pointer {@code ptr}, ordered on {@code stream}; {@code src} must be native. */
     public static void copyFromHostAsync(MemorySegment src, long ptr, CudaStream stream) {
         requireNative("src", src);

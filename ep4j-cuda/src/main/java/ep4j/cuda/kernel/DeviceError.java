@@ -7,7 +7,8 @@ public enum DeviceError implements ContractEnum {
     EXPERT_OUT_OF_RANGE("kExpertOutOfRange", 2),
     WORST_TOKENS_OVERFLOW("kWorstTokensOverflow", 3),
     LL_TOPK_MISMATCH("kLlTopkMismatch", 4),
-    PEER_FAILED("kPeerFailed", 5);
+    PEER_FAILED("kPeerFailed", 5),
+    ABORTED("kAborted", 6);
 
     private final String cName;
     private final int value;

@@ -16,6 +16,8 @@ public final class Kernels implements AutoCloseable {
     private final CudaFunction[] combineByRanks = new CudaFunction[KernelConstants.MAX_RANKS + 1];
     public final CudaFunction copy;
     public final CudaFunction llDispatch;
+    /** A stand-in for an expert kernel, for tests (probe.cuh). */
+    public final CudaFunction stubExpert;
     public final CudaFunction llCombine;
 
     private Kernels(CudaModule module) {
@@ -30,6 +32,7 @@ public final class Kernels implements AutoCloseable {
         }
         this.copy = module.function("ep4j_copy");
         this.llDispatch = module.function("ep4j_ll_dispatch");
+        this.stubExpert = module.function("ep4j_stub_expert");
         this.llCombine = module.function("ep4j_ll_combine");
     }
 

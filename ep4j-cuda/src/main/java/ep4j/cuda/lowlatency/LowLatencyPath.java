@@ -128,10 +128,11 @@ public final class LowLatencyPath implements AutoCloseable {
                 .set(LlParams.TOPK64, a.topkIdx().dtype() == DType.INT64);
         rt.launch(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
         RecvHook hook = null;
+        EpEvent event = EpEvent.completed();
         if (a.returnRecvHook()) {
             hook = () -> receive(st);
         } else {
-            rt.finish(st.op, a.async());
+            event = rt.finish(st.op, a.async());
             st.received = true;
         }
 
@@ -149,7 +150,7 @@ public final class LowLatencyPath implements AutoCloseable {
         Tensor ranges = view(s, viewGeneration, base + loc.ranges(), DType.INT32, layout.llLocalExperts, layout.ranks, 2);
         LowLatencyHandle handle = Results.lowLatencyHandle(owner, s, g, a.numExperts(), tokens, sourceToken, ranges,
                 () -> !rt.isClosed() && generation - g < 2);
-        return Results.lowLatencyDispatched(outX, outScales, recvCount, handle, hook, () -> st.received);
+        return Results.lowLatencyDispatched(outX, outScales, recvCount, handle, hook, () -> st.received, event);
     }
 
     private Tensor view(int slot, long viewGeneration, long address, DType dtype, long... shape) {
@@ -181,7 +182,7 @@ public final class LowLatencyPath implements AutoCloseable {
         int s = handle.slot();
         long bytes = layout.llLocalExperts * layout.llCapacity * 2L * layout.hidden;
         if (combineInput[s] == null) {
-            combineInput[s] = Carving.of(rt.pool, rt.stream, device(), bytes);
+            combineInput[s] = Carving.of(rt::allocate, device(), bytes);
         }
         return Tensor.ofDevice(combineInput[s].address(0), device(), DType.BF16, layout.llLocalExperts,
                 layout.llCapacity, layout.hidden);
@@ -227,7 +228,7 @@ public final class LowLatencyPath implements AutoCloseable {
         Tensor out = a.out();
         boolean owns = out == null;
         if (owns) {
-            out = Carving.of(rt.pool, rt.stream, device(), 2L * tokens * layout.hidden)
+            out = Carving.of(rt::allocate, device(), 2L * tokens * layout.hidden)
                     .tensor(0, DType.BF16, tokens, layout.hidden);
         }
         CombineState prev = lastCombine[s];
@@ -239,10 +240,11 @@ public final class LowLatencyPath implements AutoCloseable {
                 out.address(), rt.records.begin("lowLatencyCombine", topk));
         lastCombine[s] = st;
         fillCombine(st, a.returnRecvHook() ? LlPhase.SEND : LlPhase.SEND_AND_RECEIVE).set(LlParams.Y, y.address());
+        EpEvent event = EpEvent.completed();
         try {
             rt.launch(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
             if (!a.returnRecvHook()) {
-                rt.finish(st.op, a.async());
+                event = rt.finish(st.op, a.async());
                 st.received = true;
             }
         } catch (RuntimeException e) {
@@ -251,7 +253,8 @@ public final class LowLatencyPath implements AutoCloseable {
             }
             throw e;
         }
-        return Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receive(st) : null, () -> st.received);
+        return Results.lowLatencyCombined(out, owns, a.returnRecvHook() ? () -> receive(st) : null, () -> st.received,
+                event);
     }
 
     private synchronized EpEvent receive(CombineState st) {

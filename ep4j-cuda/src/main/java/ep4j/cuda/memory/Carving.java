@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the host cost of a call down (each cuMemAllocAsync is a driver call).
  *
  * <pre>{@code
- * Carving c = Carving.of(pool, stream, 4L * r, 4L * e, (long) t * r);
+ * Carving c = Carving.of(runtime::allocate, device, 4L * r, 4L * e, (long) t * r);
  * Tensor perRank = c.tensor(0, DType.INT32, r);
  * ...
  * }</pre>
@@ -21,27 +21,33 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Carving {
     private static final long ALIGN = 256;
 
-    private final StreamPool.Block block;
+    private final DeviceBlock block;
     private final long[] offsets;
     private final int device;
     private final AtomicInteger open;
 
-    private Carving(StreamPool.Block block, long[] offsets, int device) {
+    private Carving(DeviceBlock block, long[] offsets, int device) {
         this.block = block;
         this.offsets = offsets;
         this.device = device;
         this.open = new AtomicInteger(offsets.length);
     }
 
+    /** Where a carving's block comes from: {@code bytes} (> 0) of device memory. */
+    @FunctionalInterface
+    public interface Allocator {
+        DeviceBlock allocate(long bytes);
+    }
+
     /** A block holding parts of the given byte sizes, each 256-byte aligned. */
-    public static Carving of(StreamPool pool, ep4j.cuda.driver.CudaStream stream, int device, long... sizes) {
+    public static Carving of(Allocator allocator, int device, long... sizes) {
         long[] offsets = new long[sizes.length];
         long at = 0;
         for (int i = 0; i < sizes.length; i++) {
             offsets[i] = at;
             at += Math.max(ALIGN, (sizes[i] + ALIGN - 1) / ALIGN * ALIGN);
         }
-        return new Carving(pool.allocate(at, stream), offsets, device);
+        return new Carving(allocator.allocate(at), offsets, device);
     }
 
     /** The address of part {@code i}. */

@@ -19,7 +19,7 @@ public final class HeapLayout {
     private static final long ALIGN = 256;
 
     /** One normal receive slot: rows of every source, in DESIGN 2.2's order. */
-    public record NormalSlot(long x, long scales, long topkIdx, long topkWeights, long sourceToken, long received) {
+    public record NormalSlot(long x, long scales, long topkIdx, long topkWeights, long sourceToken) {
     }
 
     /** One low-latency slot of the heap (ll_common.cuh). */
@@ -74,7 +74,7 @@ public final class HeapLayout {
             mailbox = take(2L * KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 4);
             for (int s = 0; s < 2; s++) {
                 normal[s] = new NormalSlot(take(capacity * 2L * hidden), take(capacity * 4L * Math.max(1, hidden / 128)),
-                        take(capacity * 8L * maxTopk), take(capacity * 4L * maxTopk), take(capacity * 4L), take(16));
+                        take(capacity * 8L * maxTopk), take(capacity * 4L * maxTopk), take(capacity * 4L));
             }
             stageX = take(capacity * 2L * hidden);
             stageWeights = take(capacity * 4L * maxTopk);

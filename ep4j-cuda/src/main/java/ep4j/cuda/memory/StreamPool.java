@@ -174,7 +174,7 @@ public final class StreamPool implements AutoCloseable {
      * the stream it was allocated on. Freed by {@link #close()} (on that stream) or
      * {@link #free(CudaStream)}; its pool's close() frees it too.
      */
-    public static final class Block implements AutoCloseable {
+    public static final class Block implements DeviceBlock {
         private final StreamPool owner;
         private final long address;
         private final long byteSize;
@@ -189,6 +189,7 @@ public final class StreamPool implements AutoCloseable {
         }
 
         /** The device pointer; throws once the block is freed. */
+        @Override
         public long address() {
             if (freed) {
                 throw new IllegalStateException(this + " was freed");

@@ -9,6 +9,7 @@ import ep4j.DispatchLayout;
 import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpEvent;
+import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
 import ep4j.cuda.control.CallRecords;
 import ep4j.cuda.control.RankRuntime;
@@ -22,6 +23,7 @@ import ep4j.cuda.kernel.NotifyParams;
 import ep4j.cuda.kernel.Params;
 import ep4j.cuda.memory.Carving;
 import ep4j.cuda.control.StageTimer;
+import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.memory.HeapLayout;
 import ep4j.spi.Generation;
 import ep4j.spi.Results;
@@ -71,8 +73,9 @@ public final class NormalPath implements AutoCloseable {
         int t = (int) topkIdx.dim(0);
         int k = (int) topkIdx.dim(1);
         int r = rt.ranks;
+        timer.call();
         CallRecords.Op op = rt.records.begin("layout", k);
-        Carving out = Carving.of(rt.pool, rt.stream, rt.context.device().ordinal(), 4L * r, 4L * numExperts, (long) t * r);
+        Carving out = Carving.of(rt::allocate, rt.context.device().ordinal(), 4L * r, 4L * numExperts, (long) t * r);
         Tensor perRank = out.tensor(0, DType.INT32, r);
         Tensor perExpert = out.tensor(1, DType.INT32, numExperts);
         Tensor inRank = out.tensor(2, DType.UINT8, t, r);
@@ -93,7 +96,7 @@ public final class NormalPath implements AutoCloseable {
         rt.launch(rt.kernels.layout, grid, threads, 0, layoutParams);
         timer.stop(StageTimer.Stage.LAYOUT);
         try {
-            rt.await(op);
+            rt.finish(op, false);
         } catch (RuntimeException e) {
             perRank.close();
             perExpert.close();
@@ -111,6 +114,10 @@ public final class NormalPath implements AutoCloseable {
 
     public Dispatched dispatch(DispatchArgs a) {
         DispatchHandle cached = a.cachedHandle();
+        if (rt.capturing() && cached == null && a.numWorstTokens() == 0) {
+            throw new InvalidArgumentException("numWorstTokens", 0,
+                    "> 0 for a dispatch inside captureGraph (its row count cannot come back to the host there)");
+        }
         int r = rt.ranks;
         Tensor x = a.x();
         int t = (int) x.dim(0);
@@ -119,6 +126,7 @@ public final class NormalPath implements AutoCloseable {
         nextSlot ^= 1;
         HeapLayout.NormalSlot s = rt.layout.normal(slot);
         long generation = slots[slot].advance();
+        timer.call();
         CallRecords.Op op = rt.records.begin("dispatch", topk);
 
         HandleState state = cached == null ? null : Results.backendState(cached, owner, HandleState.class);
@@ -139,7 +147,7 @@ public final class NormalPath implements AutoCloseable {
             DispatchLayout layout = a.layout();
             localExperts = layout.numExperts() / r;
             worst = a.numWorstTokens();
-            handleMemory = Carving.of(rt.pool, rt.stream, rt.context.device().ordinal(), (long) t * r, 4L * t * r,
+            handleMemory = Carving.of(rt::allocate, rt.context.device().ordinal(), (long) t * r, 4L * t * r,
                     4L * (r + 1), 4L * localExperts);
             inRank = handleMemory.tensor(0, DType.UINT8, t, r);
             sendRow = handleMemory.tensor(1, DType.INT32, t, r);
@@ -158,7 +166,7 @@ public final class NormalPath implements AutoCloseable {
                     .set(NotifyParams.SEND_ROW, sendRow.address())
                     .set(NotifyParams.RECV_OFFSETS, offsets.address())
                     .set(NotifyParams.RECV_TOKENS_PER_EXPERT, tpe.address())
-                    .set(NotifyParams.RECV_TOTAL, rt.heap() + s.received())
+                    .set(NotifyParams.RECV_TOTAL, offsets.address() + 4L * r)
                     .set(NotifyParams.SUMMARY, rt.records.summaryPointer(slot));
             timer.start(StageTimer.Stage.NOTIFY);
             rt.launch(rt.kernels.notify, 1, KernelConstants.NOTIFY_THREADS, 0, notifyParams);
@@ -167,6 +175,9 @@ public final class NormalPath implements AutoCloseable {
 
         int rowBytes = (int) x.rowBytes();
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
+        // Rows this rank receives: the last of the handle's source-rank offsets (set by the count
+        // exchange, kept by the handle for its cached dispatches).
+        long received = (cached == null ? offsets : cached.sourceRankOffsets()).address() + 4L * r;
         rt.common(dispatchParams, DispatchParams.COMMON)
                 .set(DispatchParams.NUM_TOKENS, t)
                 .set(DispatchParams.ROW_BYTES, rowBytes)
@@ -182,7 +193,7 @@ public final class NormalPath implements AutoCloseable {
                 .set(DispatchParams.TOPK_IDX, topk == 0 ? 0 : a.topkIdx().address())
                 .set(DispatchParams.TOPK_WEIGHTS, topk == 0 || a.topkWeights() == null ? 0 : a.topkWeights().address())
                 .set(DispatchParams.SEND_ROW, sendRow.address())
-                .set(DispatchParams.RECV_TOTAL, rt.heap() + s.received())
+                .set(DispatchParams.RECV_TOTAL, received)
                 .set(DispatchParams.O_X, s.x())
                 .set(DispatchParams.O_SCALES, s.scales())
                 .set(DispatchParams.O_IDX, s.topkIdx())
@@ -212,7 +223,7 @@ public final class NormalPath implements AutoCloseable {
             } else {
                 // The exact size is known once the count exchange published it (host-mapped
                 // memory, read without a driver call); an async call returns then.
-                MemorySegment summary = op.awaitSummary(slot);
+                MemorySegment summary = rt.summary(op, slot);
                 rows = summary.get(ValueLayout.JAVA_INT, HostSummaryLayout.TOTAL.offset());
                 tpeHost = CallRecords.tokensPerExpert(summary, localExperts);
             }
@@ -233,7 +244,7 @@ public final class NormalPath implements AutoCloseable {
                 : v.of(rt.heap() + s.scales(), a.scales().dtype(), rows, a.scales().dim(1));
         Tensor tpeView = Views.of(rt, tpe, localExperts);
         if (cached != null) {
-            return Results.cachedDispatched(outX, outScales, tpeView, tpeHost, cached, event);
+            return Results.cachedDispatched(outX, outScales, tpeView, tpeHost, cached, event, this::keep);
         }
         Tensor outIdx = topk == 0 ? null : v.of(rt.heap() + s.topkIdx(), a.topkIdx().dtype(), rows, topk);
         Tensor outWeights = topk == 0 || a.topkWeights() == null ? null
@@ -241,7 +252,18 @@ public final class NormalPath implements AutoCloseable {
         Tensor sourceToken = v.of(rt.heap() + s.sourceToken(), DType.INT32, rows);
         DispatchHandle handle = Results.handle(owner, t, rows, inRank, sendRow, sourceToken, offsets,
                 new HandleState(tpeHost, tpe, worst > 0));
-        return Results.dispatched(outX, outScales, outIdx, outWeights, tpeView, tpeHost, handle, event);
+        return Results.dispatched(outX, outScales, outIdx, outWeights, tpeView, tpeHost, handle, event, this::keep);
+    }
+
+    /** Dispatched.keep(): a copy of a slot view in stream-ordered memory, copied on the rank's stream. */
+    private Tensor keep(Tensor view) {
+        long bytes = view.byteSize();
+        Carving c = Carving.of(rt::allocate, view.device(), Math.max(bytes, 1));
+        Tensor copy = c.tensor(0, view.dtype(), view.shape());
+        if (bytes > 0) {
+            DeviceMemory.copy(copy.address(), view.address(), bytes, rt.stream);
+        }
+        return copy;
     }
 
     // ---------------------------------------------------------------- combine
@@ -251,8 +273,9 @@ public final class NormalPath implements AutoCloseable {
         int t = h.numTokens();
         int hidden = rt.spec.hidden();
         int topk = a.topkWeights() == null ? 0 : (int) a.topkWeights().dim(1);
+        timer.call();
         CallRecords.Op op = rt.records.begin("combine", 0);
-        Carving out = Carving.of(rt.pool, rt.stream, rt.context.device().ordinal(), 2L * t * hidden, 4L * t * topk);
+        Carving out = Carving.of(rt::allocate, rt.context.device().ordinal(), 2L * t * hidden, 4L * t * topk);
         Tensor outX = out.tensor(0, DType.BF16, t, hidden);
         Tensor outW;
         if (topk > 0) {

@@ -1,4 +1,4 @@
-package ep4j.cuda.control;
+package ep4j.cuda.tune;
 
 import java.io.IOException;
 import java.io.InputStream;

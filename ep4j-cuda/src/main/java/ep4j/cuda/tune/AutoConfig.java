@@ -1,4 +1,4 @@
-package ep4j.cuda.control;
+package ep4j.cuda.tune;
 
 /**
  * The SM count the normal kernels use when {@link ep4j.Config#auto()} leaves it open: enough
