@@ -123,7 +123,8 @@ struct CallRecord;
   F(long long, seen)           \
   F(long long, expected)       \
   F(long long, detail)         \
-  F(unsigned long long, stamp)
+  F(unsigned long long, stamp) \
+  A(long long, tail, 2)        /* to kCallRecordBytes: the ring is an array of records */
 
 // What the count exchange tells the host (host-mapped, one per dispatch slot): rows received
 // and aligned rows per local expert, valid once stamp = op + 1.
@@ -312,7 +313,7 @@ static_assert(sizeof(NotifyParams) <= 4096, "NotifyParams must fit the 4 KiB par
 static_assert(sizeof(DispatchParams) <= 4096, "DispatchParams must fit the 4 KiB parameter space");
 static_assert(sizeof(CombineParams) <= 4096, "CombineParams must fit the 4 KiB parameter space");
 static_assert(sizeof(LlParams) <= 4096, "LlParams must fit the 4 KiB parameter space");
-static_assert(sizeof(CallRecord) <= kCallRecordBytes, "a call record fits its slot of the ring");
+static_assert(sizeof(CallRecord) == kCallRecordBytes, "the ring is an array of call records, kCallRecordBytes apart");
 static_assert(sizeof(Control) <= kControlBytes, "the control block fits its page");
 // Peers write signal lines; this rank writes its counters: keep them on different 128-byte lines.
 static_assert(offsetof(Control, combine_x_offset) % 128 == 0 && offsetof(Control, ops) % 128 == 0,

@@ -48,7 +48,7 @@ __device__ __forceinline__ Op op_at(const P& p, unsigned long long index, int op
   Op op;
   op.ctrl = my_control(p);
   op.index = index;
-  op.record = p.records + (index % kCallRecords);
+  op.record = p.records + (index % kCallRecords);  // records are kCallRecordBytes apart (contract.cuh)
   op.operation = operation;
   return op;
 }

@@ -197,11 +197,11 @@ class LowLatencyGpuTest {
             // Two dispatches in flight (both slots), received out of order through hooks.
             LowLatencyDispatched dA = buf.lowLatencyDispatch(args(x, idx, c.experts, m.a(), m.hookA()));
             LowLatencyDispatched dB = buf.lowLatencyDispatch(args(x, idx32, c.experts, m.b(), true));
-            dB.hook().receive();
+            dB.hook().receive().await();
             if (m.hookA()) {
                 assertThrows(IllegalStateException.class, dA::recvCount);
-                dA.hook().receive();
-                dA.hook().receive(); // harmless twice
+                dA.hook().receive().await();
+                dA.hook().receive().await(); // harmless twice
             }
             record(out, g, "A", dA, c, maxTokens);
             record(out, g, "B", dB, c, maxTokens);
@@ -211,7 +211,7 @@ class LowLatencyGpuTest {
                     LowLatencyCombineArgs.of(yA, idx, w, dA.handle()).returnRecvHook(m.hookCombine()));
             owned.add(cA);
             if (m.hookCombine()) {
-                cA.hook().receive();
+                cA.hook().receive().await();
             }
             put(out, g, "combineA", cA.x());
             Tensor in = buf.lowLatencyCombineInput(dB.handle());
@@ -228,7 +228,7 @@ class LowLatencyGpuTest {
             try (Tensor target = g.allocate(rank, DType.BF16, c.tokens[rank], c.hidden);
                     LowLatencyCombined cC = buf.lowLatencyCombine(
                             LowLatencyCombineArgs.of(yC, idx, w, dC.handle()).out(target).returnRecvHook(true))) {
-                cC.hook().receive();
+                cC.hook().receive().await();
                 put(out, g, "combineC", target);
             }
             // A second combine on B's slot.

@@ -25,7 +25,8 @@ import java.util.List;
  */
 public final class CallRecords implements AutoCloseable {
     private static final long RING = KernelConstants.CALL_RECORDS;
-    private static final long STRIDE = KernelConstants.CALL_RECORD_BYTES;
+    /** Records are an array on both sides: the struct is exactly this long (contract.cuh asserts it). */
+    private static final long STRIDE = CallRecordLayout.STRUCT.size();
     private static final long SUMMARY = (HostSummaryLayout.STRUCT.size() + 127) / 128 * 128;
 
     private final PinnedHostMemory memory;

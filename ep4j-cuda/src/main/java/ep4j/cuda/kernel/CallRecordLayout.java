@@ -14,6 +14,7 @@ public final class CallRecordLayout {
     public static final CStruct.I64 EXPECTED = B.i64("expected");
     public static final CStruct.I64 DETAIL = B.i64("detail");
     public static final CStruct.I64 STAMP = B.u64("stamp");
+    public static final CStruct.I64s TAIL = B.i64s("tail", 2);
     public static final CStruct STRUCT = B.build();
 
     private CallRecordLayout() {
