@@ -11,6 +11,12 @@
  * memory comes from a per-buffer pool: closed results give it back, so repeated calls neither
  * zero-fill nor page-fault.
  *
+ * <p>Layout, mirroring the GPU backend's: this package holds the backend, the group and a thin
+ * {@code CpuBuffer} (validation, lifecycle, delegation); {@code control} the exchange and the
+ * state every path of a rank shares ({@code RankRuntime}); {@code memory} the result pool;
+ * {@code kernel} the routing arithmetic and the row loops; {@code normal} and {@code lowlatency}
+ * one path each. None of them is exported.
+ *
  * <p>Definitions where DESIGN 2 leaves a choice:
  * <ul>
  *   <li><b>Duplicate experts</b>: a token that lists one expert in several topk slots selected it
