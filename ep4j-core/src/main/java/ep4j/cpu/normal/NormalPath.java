@@ -13,10 +13,13 @@ import ep4j.Tensor;
 import ep4j.cpu.control.Exchange;
 import ep4j.cpu.control.RankRuntime;
 import ep4j.cpu.kernel.Routing;
+import ep4j.spi.Keeper;
 import ep4j.spi.Results;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -25,11 +28,18 @@ import org.jspecify.annotations.Nullable;
  * rank's tokens and routing; each rank then pulls the rows it receives from the senders' memory
  * (whole rows, bulk copies), ordered by source rank, then source token, and tells the senders it
  * is done reading; a rank returns once every peer has read its tokens.
+ *
+ * <p>Outputs, as on the GPU: the received rows stay in one of two receive slots that dispatches
+ * alternate ({@link ReceiveSlots}); the tokens, scales, top-k, weights and the handle's source
+ * tokens are views, readable until the dispatch after next, and {@link Dispatched#keep()} copies
+ * them out. Counts, layouts, the rest of the handle and combine outputs own pool memory.
  */
 public final class NormalPath implements AutoCloseable {
     private final RankRuntime rt;
     private final Layouts layouts;
     private final Combine combine;
+    private final ReceiveSlots slots;
+    private final Keeper keeper;
 
     /**
      * The normal path of a rank.
@@ -40,6 +50,8 @@ public final class NormalPath implements AutoCloseable {
         this.rt = rt;
         this.layouts = new Layouts(rt);
         this.combine = new Combine(rt);
+        this.slots = new ReceiveSlots(rt);
+        this.keeper = slots.keeper();
     }
 
     /** What a rank publishes for a dispatch; the routing fields are null for a cached dispatch. */
@@ -103,9 +115,14 @@ public final class NormalPath implements AutoCloseable {
         int numWorst = a.numWorstTokens();
         String signature = "dispatch(" + data(x, scales) + ", " + numExperts + " experts, topk="
                 + (idx == null ? "none" : topk) + (weights != null ? "+weights" : "") + ")";
+        slots.checkNotRefilled("x", x);
+        slots.checkNotRefilled("scales", scales);
+        slots.checkNotRefilled("topkIdx", a.topkIdx());
+        slots.checkNotRefilled("topkWeights", a.topkWeights());
         DispatchPost post = new DispatchPost(x.segment(), rowBytes(x), scales == null ? null : scales.segment(),
                 rowBytes(scales), tokensTo, idx, weights, topk, perExpert, numWorst);
 
+        ReceiveSlots.Slot slot = slots.refill();
         Exchange.Post mine = new Exchange.Post(rt.rank, rt.nextCall(), signature, post, ranks);
         rt.exchange.post(mine);
         Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "dispatch", mine.seq(), signature);
@@ -113,32 +130,49 @@ public final class NormalPath implements AutoCloseable {
         for (int i = 0; i < ranks; i++) {
             in[i] = (DispatchPost) posts[i].payload();
         }
-        Tensor[] out = new Tensor[9];
+        List<Tensor> owned = new ArrayList<>(4);
         boolean done = false;
         try {
-            int nRecv = receivedRows(in);
-            int rows = numWorst > 0 ? numWorst : nRecv;
+            int received = receivedRows(in);
+            int rows = numWorst > 0 ? numWorst : received;
             int local = numExperts / ranks;
-            Tensor recvX = out[0] = rt.pool.tensor(x.dtype(), rows, x.dim(1));
-            Tensor recvScales = out[1] = scales == null ? null : rt.pool.tensor(scales.dtype(), rows, scales.dim(1));
-            Tensor recvIdx = out[2] = idx == null ? null : rt.pool.tensor(a.topkIdx().dtype(), rows, topk);
-            Tensor recvW = out[3] = weights == null ? null : rt.pool.tensor(DType.FLOAT32, rows, topk);
+            DType idxType = a.topkIdx() == null ? DType.INT32 : a.topkIdx().dtype();
+            MemorySegment[] mem = slot.regions(rows * rowBytes(x), rows * rowBytes(scales), 4L * rows,
+                    idx == null ? 0 : (long) rows * topk * idxType.byteSize(), weights == null ? 0 : 4L * rows * topk);
+            Tensor recvX = slot.view(mem[0], x.dtype(), rows, x.dim(1));
+            Tensor recvScales = scales == null ? null : slot.view(mem[1], scales.dtype(), rows, scales.dim(1));
+            Tensor sourceT = slot.view(mem[2], DType.INT32, rows);
+            Tensor recvIdx = idx == null ? null : slot.view(mem[3], idxType, rows, topk);
+            Tensor recvW = weights == null ? null : slot.view(mem[4], DType.FLOAT32, rows, topk);
             int[] sourceToken = new int[rows];
             int[] offsets = new int[ranks + 1];
             receive(posts, in, recvX, recvScales, recvIdx, recvW, sourceToken, offsets, local, topk);
+            Routing.writeInts(sourceToken, sourceT);
             int[] recvPerExpert = new int[local];
             for (int i = 0; i < ranks; i++) {
                 for (int l = 0; l < local; l++) {
                     recvPerExpert[l] += in[i].perExpert()[rt.rank * local + l];
                 }
             }
-            HandleState state = new HandleState(mine.seq(), numExperts, sendRows(in, tokensTo, tokens), sourceToken,
+            HandleState st = new HandleState(mine.seq(), numExperts, sendRows(in, tokensTo, tokens), sourceToken,
                     offsets, recvPerExpert, numWorst > 0);
-            Dispatched result = finish(out, state, tokens, rows, inRank, a.expertAlignment());
+            int[] aligned = aligned(recvPerExpert, a.expertAlignment());
+            Tensor perExpertT = owned(owned, DType.INT32, local);
+            Routing.writeInts(aligned, perExpertT);
+            Tensor inRankT = owned(owned, DType.UINT8, tokens, ranks);
+            MemorySegment.copy(inRank, 0, inRankT.segment(), ValueLayout.JAVA_BYTE, 0, inRank.length);
+            Tensor sendRowT = owned(owned, DType.INT32, tokens, ranks);
+            Routing.writeInts(st.sendRow(), sendRowT);
+            Tensor offsetsT = owned(owned, DType.INT32, ranks + 1);
+            Routing.writeInts(offsets, offsetsT);
+            DispatchHandle handle = Results.handle(rt.owner, tokens, rows, inRankT, sendRowT, sourceT, offsetsT, st);
+            Dispatched d = Results.dispatched(recvX, recvScales, recvIdx, recvW, perExpertT,
+                    numWorst > 0 ? null : aligned, handle, EpEvent.completed(), keeper);
+            rt.track(d);
             done = true;
-            return result;
+            return d;
         } finally {
-            settle(posts, mine, out, done);
+            settle(posts, mine, owned, done);
         }
     }
 
@@ -240,20 +274,22 @@ public final class NormalPath implements AutoCloseable {
         int ranks = rt.ranks;
         Tensor x = a.x();
         Tensor scales = a.scales();
-        int tokens = (int) x.dim(0);
         int rows = (int) cached.numRows();
-        byte[] inRank = cached.isTokenInRank().toByteArray();
         String signature = "dispatch(" + data(x, scales) + ", routing of call #" + st.routingId() + ")";
+        slots.checkNotRefilled("x", x);
+        slots.checkNotRefilled("scales", scales);
         DispatchPost post = new DispatchPost(x.segment(), rowBytes(x), scales == null ? null : scales.segment(),
                 rowBytes(scales), null, null, null, 0, null, 0);
+        ReceiveSlots.Slot slot = slots.refill();
         Exchange.Post mine = new Exchange.Post(rt.rank, rt.nextCall(), signature, post, ranks);
         rt.exchange.post(mine);
         Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "dispatch", mine.seq(), signature);
-        Tensor[] out = new Tensor[9];
+        List<Tensor> owned = new ArrayList<>(1);
         boolean done = false;
         try {
-            Tensor recvX = out[0] = rt.pool.tensor(x.dtype(), rows, x.dim(1));
-            Tensor recvScales = out[1] = scales == null ? null : rt.pool.tensor(scales.dtype(), rows, scales.dim(1));
+            MemorySegment[] mem = slot.regions(rows * rowBytes(x), rows * rowBytes(scales));
+            Tensor recvX = slot.view(mem[0], x.dtype(), rows, x.dim(1));
+            Tensor recvScales = scales == null ? null : slot.view(mem[1], scales.dtype(), rows, scales.dim(1));
             int[] off = st.offsets();
             for (int i = 0; i < ranks; i++) {
                 DispatchPost p = (DispatchPost) posts[i].payload();
@@ -268,56 +304,49 @@ public final class NormalPath implements AutoCloseable {
             if (recvScales != null) {
                 fillTail(recvScales, off[ranks]);
             }
-            Dispatched result = finish(out, st, tokens, rows, inRank, a.expertAlignment());
+            int[] aligned = aligned(st.recvPerExpert(), a.expertAlignment());
+            Tensor perExpertT = owned(owned, DType.INT32, aligned.length);
+            Routing.writeInts(aligned, perExpertT);
+            Dispatched d = Results.cachedDispatched(recvX, recvScales, perExpertT, st.worstSized() ? null : aligned,
+                    cached, EpEvent.completed(), keeper);
+            rt.track(d);
             done = true;
-            return result;
+            return d;
         } finally {
-            settle(posts, mine, out, done);
+            settle(posts, mine, owned, done);
         }
     }
 
     /**
      * Ends a dispatch either way: tells the senders their rows were read, then either waits
-     * until every receiver has read ours (success) or frees the outputs made so far (failure).
+     * until every receiver has read ours (success) or frees the owned outputs made so far
+     * (failure; the views need no freeing).
      */
-    private void settle(Exchange.Post[] posts, Exchange.Post mine, Tensor[] out, boolean done) {
+    private void settle(Exchange.Post[] posts, Exchange.Post mine, List<Tensor> owned, boolean done) {
         for (int i = 0; i < rt.ranks; i++) {
             rt.exchange.markRead(posts[i], rt.rank);
         }
         if (!done) {
-            for (Tensor t : out) {
-                if (t != null) {
-                    t.close();
-                }
-            }
+            owned.forEach(Tensor::close);
         } else {
             rt.exchange.awaitReads(rt, "dispatch", mine);
         }
     }
 
-    /** Makes the counts and the handle (tensors out[4..8]) and the result. */
-    private Dispatched finish(Tensor[] out, HandleState st, int tokens, int rows, byte[] inRank, int alignment) {
-        int ranks = rt.ranks;
-        int local = st.recvPerExpert().length;
-        int[] aligned = new int[local];
-        for (int l = 0; l < local; l++) {
-            aligned[l] = Routing.alignUp(st.recvPerExpert()[l], alignment);
+    /** A tensor of the rank's pool, added to {@code owned} (freed if the dispatch fails). */
+    private Tensor owned(List<Tensor> owned, DType dtype, long... shape) {
+        Tensor t = rt.pool.tensor(dtype, shape);
+        owned.add(t);
+        return t;
+    }
+
+    /** Received tokens per local expert, each rounded up to {@code alignment}. */
+    private static int[] aligned(int[] perExpert, int alignment) {
+        int[] out = new int[perExpert.length];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = Routing.alignUp(perExpert[l], alignment);
         }
-        Tensor perExpert = out[4] = rt.pool.tensor(DType.INT32, local);
-        Routing.writeInts(aligned, perExpert);
-        Tensor inRankT = out[5] = rt.pool.tensor(DType.UINT8, tokens, ranks);
-        MemorySegment.copy(inRank, 0, inRankT.segment(), ValueLayout.JAVA_BYTE, 0, inRank.length);
-        Tensor sendRowT = out[6] = rt.pool.tensor(DType.INT32, tokens, ranks);
-        Routing.writeInts(st.sendRow(), sendRowT);
-        Tensor sourceT = out[7] = rt.pool.tensor(DType.INT32, rows);
-        Routing.writeInts(st.sourceToken(), sourceT);
-        Tensor offT = out[8] = rt.pool.tensor(DType.INT32, ranks + 1);
-        Routing.writeInts(st.offsets(), offT);
-        DispatchHandle handle = Results.handle(rt.owner, tokens, rows, inRankT, sendRowT, sourceT, offT, st);
-        Dispatched d = Results.dispatched(out[0], out[1], out[2], out[3], perExpert, st.worstSized() ? null : aligned,
-                handle, EpEvent.completed());
-        rt.track(d);
-        return d;
+        return out;
     }
 
     /** Bytes of one row of a 2-D tensor (also when it has no rows); 0 for none. */
@@ -338,5 +367,6 @@ public final class NormalPath implements AutoCloseable {
 
     @Override
     public void close() {
+        slots.close();
     }
 }
