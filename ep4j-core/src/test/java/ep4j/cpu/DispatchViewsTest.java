@@ -242,6 +242,23 @@ class DispatchViewsTest {
         });
     }
 
+    /** A slot keeps its memory while the rows fit (no allocation in the steady state) and grows when they do not. */
+    @Test
+    void aSlotIsRefilledInPlaceWhileTheRowsFit() {
+        Host.run(R, spec(), (r, buf) -> {
+            Dispatched big = fresh(buf, 4, r); // slot 0, the largest case
+            long bigAddress = big.x().address();
+            fresh(buf, 4, r).close(); // slot 1
+            Dispatched small = fresh(buf, 0, r); // slot 0 again, fewer rows
+            assertEquals(bigAddress, small.x().address(), "rows that fit go where the slot's rows were, rank " + r);
+            assertReceived(WANT[0][r], small, "rank " + r);
+            fresh(buf, 1, r).close();
+            small.close();
+            big.close();
+            return null;
+        });
+    }
+
     /** One rank, every token to expert 0: what a rank receives is its own tokens in order. */
     @Test
     void aDispatchCannotReadTheSlotItRefills() {

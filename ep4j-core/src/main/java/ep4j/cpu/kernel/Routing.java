@@ -57,10 +57,17 @@ public final class Routing {
                 "-1 or an expert in [0, " + numExperts + ")");
     }
 
-    /** The layout of a routing: per-rank counts, per-expert counts and isTokenInRank. */
+    /**
+     * The layout of a routing: per-rank counts, per-expert counts and isTokenInRank.
+     *
+     * @param tokensPerRank   {@code [R]}: tokens with at least one expert on rank j
+     * @param tokensPerExpert {@code [E]}: tokens that selected expert e (once each)
+     * @param isTokenInRank   {@code [T * R]}: 1 where token t goes to rank j
+     */
     public record Layout(int[] tokensPerRank, int[] tokensPerExpert, byte[] isTokenInRank) {
     }
 
+    /** The layout of the routing {@code idx [tokens * topk]} over {@code ranks} ranks. */
     public static Layout layout(int[] idx, int tokens, int topk, int ranks, int numExperts) {
         int local = numExperts / ranks;
         int[] perRank = new int[ranks];
@@ -140,6 +147,7 @@ public final class Routing {
         return out;
     }
 
+    /** {@code value} rounded up to a multiple of {@code alignment} (an int, or an ArithmeticException). */
     public static int alignUp(int value, int alignment) {
         return Math.toIntExact(((long) value + alignment - 1) / alignment * alignment);
     }
@@ -160,6 +168,7 @@ public final class Routing {
         }
     }
 
+    /** The values of an int32 host tensor. */
     public static int[] readInts(Tensor t) {
         int n = Math.toIntExact(t.numel());
         int[] out = new int[n];
@@ -167,6 +176,7 @@ public final class Routing {
         return out;
     }
 
+    /** The values of a float32 host tensor. */
     public static float[] readFloats(Tensor t) {
         int n = Math.toIntExact(t.numel());
         float[] out = new float[n];
@@ -174,10 +184,12 @@ public final class Routing {
         return out;
     }
 
+    /** Writes {@code values} at the start of an int32 host tensor. */
     public static void writeInts(int[] values, Tensor t) {
         MemorySegment.copy(values, 0, t.segment(), INT, 0, values.length);
     }
 
+    /** Writes {@code values} at the start of a float32 host tensor. */
     public static void writeFloats(float[] values, Tensor t) {
         MemorySegment.copy(values, 0, t.segment(), FLOAT, 0, values.length);
     }
