@@ -8,9 +8,9 @@ import net.jqwik.api.Property;
  * (group size, hidden, tokens, top-k, experts and where the damage goes all random) and checks
  * what the class promises: rejected with an exception naming the argument, the value and what
  * was expected, in one line, in bounded time, changing nothing; or, for the legal oddities,
- * accepted and handled as DESIGN 2 says. The replay side is in ep4j-cli (ReplayFuzzProperties).
+ * accepted and handled as DESIGN 2 says. The replay side is in ep4j-cli (ReplayFuzzTest).
  */
-class ApiFuzzProperties {
+class ApiFuzzTest {
     private static final int TRIES = 12;
 
     @Property(tries = TRIES)
