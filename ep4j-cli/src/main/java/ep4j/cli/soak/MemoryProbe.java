@@ -16,18 +16,19 @@ import java.util.Locale;
  * category "Other", which counts {@code Unsafe} allocations; exact to the KiB, so a leak shows;
  * only when the JVM runs with {@code -XX:NativeMemoryTracking=summary}, as {@code bin/ep4j soak}
  * starts it), the resident set ({@code VmRSS} of {@code /proc/self/status}: everything, the heap
- * and the JIT included, so it only hints), and on the cuda backend each GPU's used memory
+ * and the JIT included, so it only hints; the Java heap's committed size is given
+ * beside it), and on the cuda backend each GPU's used memory
  * ({@code cuMemGetInfo}). Every part is optional: a part that cannot be read here is -1 (or
  * absent) and is left out of the line.
  */
-record MemoryProbe(long nativeBytes, long residentBytes, List<Device> devices) {
+record MemoryProbe(long nativeBytes, long residentBytes, long heapBytes, List<Device> devices) {
     /** One GPU's memory in use and in all, in bytes. */
     record Device(int ordinal, long usedBytes, long totalBytes) {
     }
 
     /** Reads the host parts, and the GPU parts for {@code gpus} (empty: none). */
     static MemoryProbe read(int gpus) {
-        return new MemoryProbe(readNative(), readResident(), deviceMemory(gpus));
+        return new MemoryProbe(readNative(), readResident(), Runtime.getRuntime().totalMemory(), deviceMemory(gpus));
     }
 
     /** The NMT category of {@code Unsafe.allocateMemory}, which host memory segments come from. */
@@ -97,6 +98,7 @@ record MemoryProbe(long nativeBytes, long residentBytes, List<Device> devices) {
         if (residentBytes >= 0) {
             parts.add("resident " + bytes(residentBytes) + " (VmRSS)");
         }
+        parts.add("Java heap " + bytes(heapBytes) + " committed");
         for (Device d : devices) {
             parts.add("GPU " + d.ordinal() + " " + bytes(d.usedBytes()) + " used of " + bytes(d.totalBytes()));
         }
@@ -112,6 +114,7 @@ record MemoryProbe(long nativeBytes, long residentBytes, List<Device> devices) {
         if (residentBytes >= 0 && start.residentBytes >= 0) {
             parts.add("resident " + signed(residentBytes - start.residentBytes));
         }
+        parts.add("Java heap " + signed(heapBytes - start.heapBytes));
         for (Device d : devices) {
             for (Device s : start.devices) {
                 if (s.ordinal() == d.ordinal()) {
