@@ -270,7 +270,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** GPUs the cuda backend can use here (largest group it accepts, up to 8), else 4 CPU ranks. */
-    static int defaultRanks(String backend) {
+    public static int defaultRanks(String backend) {
         if (!backend.equals("cpu")) {
             for (Backend b : Backends.all()) {
                 if (b.name().equals("cuda")) {
