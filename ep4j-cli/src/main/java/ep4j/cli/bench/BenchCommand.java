@@ -224,6 +224,10 @@ public final class BenchCommand implements Callable<Integer> {
                 stdout.print(hooks.render());
                 BenchReport.hookLegend().forEach(stdout::println);
             }
+            String hostBound = BenchReport.hostBoundNote(outcome.table());
+            if (hostBound != null) {
+                stdout.println("note: " + hostBound);
+            }
             outcome.notes().forEach(n -> stdout.println("note: " + n));
 
             SmSweep.Result sweepResult = null;
@@ -265,7 +269,10 @@ public final class BenchCommand implements Callable<Integer> {
     /** How the pipelined GPU time is measured, for bench.json. */
     static final String PIPELINED = "spans of pipelined_calls back-to-back async calls on every rank at once, no host"
             + " wait between; pipelined_us: CUDA-event span / calls, pipelined_wall_us: wall clock from a barrier to"
-            + " every rank's span done / calls; the slowest rank, median over pipelined_spans; normal dispatch with"
+            + " every rank's span done / calls, pipelined_issue_us: host time from the span's start to its last call's"
+            + " return / calls (at 90% of pipelined_us or more, the GPU waited for the host: pipelined_us is then the"
+            + " host's pace, an upper bound of the GPU time); the slowest rank, median over pipelined_spans; normal"
+            + " dispatch with"
             + " numWorstTokens = the largest receive count of the routing (an exact-size async dispatch waits on the"
             + " host for the counts); host_us = time_us - pipelined_us";
 

@@ -36,8 +36,9 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
      * {@code p50_us} and {@code p99_us} percentiles from an HdrHistogram (see {@link Latency}),
      * {@code gpu_us} the device time of a synchronous call's kernels (events around each kernel).
      * {@code pipelined_us} is the GPU time per call of back-to-back asynchronous calls (see
-     * {@link PipelinedTimes}; {@code pipelined_wall_us} their wall clock per call, and the GB/s
-     * figures on that GPU time), {@code host_us} = {@code time_us} - {@code pipelined_us}. The
+     * {@link PipelinedTimes}; {@code pipelined_wall_us} their wall clock per call,
+     * {@code pipelined_issue_us} the host's time to issue one, and the GB/s figures on that GPU
+     * time), {@code host_us} = {@code time_us} - {@code pipelined_us}. The
      * baseline figures and {@code hook} (low-latency cases) are in the table's rows only.
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -45,7 +46,8 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
             @JsonProperty(required = true) int tokens, int hidden, @JsonProperty(required = true) double timeUs,
             Double p50Us, Double p99Us, Double maxUs, Double minUs, Double meanUs, Integer samples, Double bytesPerRank, Double gpuUs,
             Double logicalGbps, Double crossBytesPerRank, Double crossGbps, String baseline, Double baselineUs,
-            Double baselineGbps, Double ratio, Double pipelinedUs, Double pipelinedWallUs, Double pipelinedLogicalGbps,
+            Double baselineGbps, Double ratio, Double pipelinedUs, Double pipelinedWallUs, Double pipelinedIssueUs,
+            Double pipelinedLogicalGbps,
             Double pipelinedCrossGbps, Double hostUs, Hook hook) {
 
         /** A row of the table ({@code withBaseline}: with the baseline and the hook mode) or of the sweep. */
@@ -57,7 +59,8 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
                     r.gpuMicros(), r.logicalGBps(), r.crossBytesPerRank(), r.crossGBps(),
                     withBaseline ? r.baselineName() : null, withBaseline ? r.baselineSeconds() * 1e6 : null,
                     withBaseline ? r.baselineGBps() : null, withBaseline ? r.ratio() : null,
-                    r.pipelinedGpuMicros(), p == null ? Double.NaN : p.wallMicros(), r.pipelinedLogicalGBps(),
+                    r.pipelinedGpuMicros(), p == null ? Double.NaN : p.wallMicros(),
+                    p == null ? Double.NaN : p.issueMicros(), r.pipelinedLogicalGBps(),
                     r.pipelinedCrossGBps(), r.hostMicros(), withBaseline && r.hook() != null ? Hook.of(r.hook()) : null);
         }
     }

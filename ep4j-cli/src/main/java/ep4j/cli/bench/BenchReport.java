@@ -61,6 +61,23 @@ public final class BenchReport {
                         + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / wall");
     }
 
+    /**
+     * A note naming the cases whose pipelined GPU time is the host's pace (see
+     * {@link PipelinedTimes#hostBound()}); null when there are none.
+     */
+    public static String hostBoundNote(List<BenchResult> results) {
+        List<String> bound = new ArrayList<>();
+        for (BenchResult r : results) {
+            PipelinedTimes p = r.pipelined();
+            if (p != null && p.hostBound()) {
+                bound.add(r.benchCase().label() + " (issue " + fmt(p.issueMicros(), 1) + " us, gpu "
+                        + fmt(p.gpuMicros(), 1) + " us)");
+            }
+        }
+        return bound.isEmpty() ? null : "host-bound pipelines: " + String.join(", ", bound) + ": the host took about as"
+                + " long to issue a call as the GPU to run it, so the GPU waited; their gpu figure is an upper bound";
+    }
+
     /** Hook mode of the low-latency cases (the rows that have it); null when none has. */
     public static Table hookTable(List<BenchResult> results) {
         Table t = new Table(HOOK_COLUMNS);

@@ -131,6 +131,7 @@ final class CaseTimer {
         RankClock receiveClock = new RankClock(ranks, reps, step);
         double[][] gpu = new double[reps][ranks];
         double[][] spanGpu = new double[Math.max(1, pipelinedSpans)][ranks];
+        double[][] spanIssue = new double[Math.max(1, pipelinedSpans)][ranks];
         double[][] sendGpu = new double[iters][ranks];
         double[][] receiveGpu = new double[iters][ranks];
         for (double[][] m : new double[][][] {spanGpu, sendGpu, receiveGpu}) {
@@ -165,7 +166,7 @@ final class CaseTimer {
                         rep.finish(it);
                     }
                     if (pipelinedCalls > 0) {
-                        pipelined(rep, r, timing, spanClock, spanGpu);
+                        pipelined(rep, r, timing, spanClock, spanGpu, spanIssue);
                     }
                     if (hook) {
                         hookWalls(rep, sendClock, receiveClock);
@@ -182,7 +183,8 @@ final class CaseTimer {
             }
         }
         PipelinedTimes pipelined = pipelinedCalls == 0 ? null : new PipelinedTimes(pipelinedCalls, pipelinedSpans,
-                slowestRankMedian(spanGpu, 0), spanClock.medianSeconds(0) * 1e6 / pipelinedCalls);
+                slowestRankMedian(spanGpu, 0), spanClock.medianSeconds(0) * 1e6 / pipelinedCalls,
+                slowestRankMedian(spanIssue, 0));
         HookTimes hookTimes = !hook ? null : new HookTimes(Latency.of(sendClock.samples(warmup)),
                 Latency.of(receiveClock.samples(warmup)), slowestRankMedian(sendGpu, 0),
                 slowestRankMedian(receiveGpu, 0));
@@ -199,8 +201,8 @@ final class CaseTimer {
      * The pipelined run on one rank: every span starts at a barrier, records a device event,
      * makes the calls back to back, and ends with a device event the host waits for.
      */
-    private void pipelined(Rep rep, int r, KernelTiming timing, RankClock spanClock, double[][] spanGpu)
-            throws Exception {
+    private void pipelined(Rep rep, int r, KernelTiming timing, RankClock spanClock, double[][] spanGpu,
+            double[][] spanIssue) throws Exception {
         EpEvent[] events = new EpEvent[pipelinedCalls];
         for (int s = 0; s < pipelinedSpans; s++) {
             rep.beforeSpan();
@@ -208,9 +210,11 @@ final class CaseTimer {
             if (timing != null) {
                 timing.startSpan();
             }
+            long t0 = System.nanoTime();
             for (int i = 0; i < pipelinedCalls; i++) {
                 events[i] = rep.callAsync();
             }
+            spanIssue[s][r] = (System.nanoTime() - t0) / 1e3 / pipelinedCalls;
             double us = timing != null ? timing.endSpanMicros() : Double.NaN;
             events[pipelinedCalls - 1].await();
             spanClock.stop();

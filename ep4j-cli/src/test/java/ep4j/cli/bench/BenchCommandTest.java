@@ -115,6 +115,7 @@ class BenchCommandTest {
             assertEquals(null, r.hostUs(), r.toString());
             assertEquals(null, r.pipelinedLogicalGbps(), r.toString());
             assertTrue(r.pipelinedWallUs() > 0, "the async calls ran and were timed by the wall clock: " + r);
+            assertTrue(r.pipelinedIssueUs() > 0 && r.pipelinedIssueUs() <= r.pipelinedWallUs(), r.toString());
             if (r.benchCase().startsWith("ll ")) {
                 BenchFile.Hook h = r.hook();
                 assertNotNull(h, r.toString());

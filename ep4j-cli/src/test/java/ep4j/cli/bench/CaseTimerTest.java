@@ -1,6 +1,7 @@
 package ep4j.cli.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -210,6 +211,9 @@ class CaseTimerTest {
         assertEquals(SPANS, p.spans());
         assertEquals((300 + 500) / 2.0 / CALLS, p.gpuMicros(), 1e-9, "slowest rank per span, median, per call");
         assertTrue(p.wallMicros() > 0, p.toString());
+        assertTrue(p.issueMicros() >= 0 && p.issueMicros() < 200, p.toString());
+        assertFalse(p.hostBound(), p.toString());
+        assertNull(BenchReport.hostBoundNote(List.of(r)));
         assertEquals(r.timeMicros() - p.gpuMicros(), r.hostMicros(), 1e-9);
         HookTimes h = r.hook();
         assertNotNull(h);
@@ -237,6 +241,34 @@ class CaseTimerTest {
         BenchResult none = timer(0, 0).measure(BenchCase.DISPATCH_BF16, 4, 128, new long[][] {{1, 2}, {3, 4}}, false,
                 false, rank -> null, rank -> new LoggingRep(new ArrayList<>(), new AtomicInteger()));
         assertNull(none.pipelined());
+    }
+
+    @Test
+    void aPipelineWhoseCallsTakeTheHostLongerThanTheGpuIsMarkedHostBound() {
+        List<String> log = new ArrayList<>();
+        // Spans of 100 us of device time for 2 calls that each take the host 2 ms to issue.
+        BenchResult r = timer(CALLS, SPANS).measure(BenchCase.DISPATCH_BF16, 4, 128, new long[][] {{1, 2}, {3, 4}},
+                false, false, rank -> new ScriptedTiming(new ArrayList<>(), 100),
+                rank -> new LoggingRep(rank == 0 ? log : new ArrayList<>(), new AtomicInteger()) {
+                    @Override
+                    public EpEvent callAsync() {
+                        try {
+                            Thread.sleep(2);
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                        return super.callAsync();
+                    }
+                });
+        PipelinedTimes p = r.pipelined();
+        assertEquals(50, p.gpuMicros(), 1e-9);
+        assertTrue(p.issueMicros() >= 2000, p.toString());
+        assertTrue(p.hostBound(), p.toString());
+        String note = BenchReport.hostBoundNote(List.of(r));
+        assertNotNull(note);
+        assertTrue(note.startsWith("host-bound pipelines: dispatch bf16 (issue "), note);
+        assertTrue(note.contains(" us, gpu 50.0 us)"), note);
+        assertFalse(new PipelinedTimes(1, 1, Double.NaN, 5, 5).hostBound(), "no GPU time: not host-bound");
     }
 
     @Test
