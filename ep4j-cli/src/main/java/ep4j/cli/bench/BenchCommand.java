@@ -82,8 +82,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ll-sweep", negatable = true,
             description = "Low-latency cases at 1, 2, 4, ..., " + LL_SWEEP_MAX + " tokens per rank (on the CPU backend up"
                     + " to --ll-tokens, which is sized to its memory), plotted in bench-ll.png (GPU time and wall clock"
-                    + " against tokens). Default: on for GPUs (not with --quick); off on the CPU backend, to keep its"
-                    + " run short: there the low-latency cases run at ll-tokens/8, /4, /2, /1.")
+                    + " against tokens); off: at ll-tokens/8, /4, /2, /1. Default: on for GPUs (not with --quick), off"
+                    + " on the CPU backend (its default run stays short).")
     Boolean llSweep;
 
     /** Asynchronous calls per span of the pipelined GPU time on GPUs, as many as DeepEP's tests time. */
