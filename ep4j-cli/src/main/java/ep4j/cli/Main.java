@@ -21,9 +21,9 @@ import picocli.CommandLine.Spec;
  * {@code --verbose}). Subcommands are registered in {@link #commandLine}; {@code tune} will join them.
  */
 @Command(name = "ep4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Expert-parallel MoE communication for the JVM: benchmarks and replays.",
+        description = "Expert-parallel MoE communication for the JVM: benchmarks, replays and soak runs.",
         subcommands = {BenchCommand.class, ReplayCommand.class, ep4j.cli.tune.TuneCommand.class,
-            ep4j.cli.bench.PlotCommand.class,
+            ep4j.cli.bench.PlotCommand.class, ep4j.cli.soak.SoakCommand.class,
             CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
@@ -111,7 +111,7 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() {
         // No command given: that is a usage error.
-        spec.commandLine().getErr().println("ep4j: missing command (bench, replay)");
+        spec.commandLine().getErr().println("ep4j: missing command (bench, replay, tune, plot, soak)");
         spec.commandLine().usage(spec.commandLine().getErr());
         return EXIT_USAGE;
     }

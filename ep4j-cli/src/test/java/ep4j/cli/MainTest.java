@@ -19,7 +19,7 @@ class MainTest {
         assertTrue(v.out().matches("(?s)ep4j \\d+\\.\\d+\\.\\d+.*Java .*"), v.toString());
         CliRun h = CliRun.of("--help");
         assertEquals(0, h.code(), h.toString());
-        assertTrue(h.out().contains("bench") && h.out().contains("replay"), h.toString());
+        assertTrue(h.out().contains("bench") && h.out().contains("replay") && h.out().contains("soak"), h.toString());
         CliRun bh = CliRun.of("bench", "--help");
         assertEquals(0, bh.code(), bh.toString());
         assertTrue(bh.out().contains("--sweep-tokens"), bh.toString());

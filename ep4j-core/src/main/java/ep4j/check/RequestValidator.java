@@ -135,6 +135,11 @@ public final class RequestValidator {
     /** Returns the number of local experts. */
     public int lowLatencyDispatch(LowLatencyDispatchArgs a) {
         requireLowLatency();
+        if ((long) ranks * spec.lowLatencyMaxTokensPerRank() > Integer.MAX_VALUE) {
+            throw new InvalidArgumentException("BufferSpec lowLatency maxTokensPerRank", spec.lowLatencyMaxTokensPerRank(),
+                    "at most " + Integer.MAX_VALUE / ranks + " for " + ranks + " ranks (a local expert receives up to"
+                            + " ranks x maxTokensPerRank rows, counted in an int)");
+        }
         Tensor x = tokens("x", a.x(), DType.BF16, spec.lowLatencyMaxTokensPerRank(),
                 "BufferSpec lowLatency maxTokensPerRank");
         Checks.dtype("topkIdx", a.topkIdx(), DType.INT64, DType.INT32);

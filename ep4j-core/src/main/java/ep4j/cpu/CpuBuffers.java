@@ -4,6 +4,7 @@ import ep4j.BufferSpec;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.InvalidArgumentException;
+import ep4j.cpu.control.Exchange;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -22,7 +23,7 @@ final class CpuBuffers implements EpBuffers {
     CpuBuffers(CpuGroup group, BufferSpec spec) {
         int ranks = group.size();
         this.group = group;
-        this.exchange = new Exchange(group, ranks, spec.timeout().toNanos());
+        this.exchange = new Exchange(ranks, spec.timeout().toNanos(), group::abortCause, group::isClosed);
         this.open = new AtomicInteger(ranks);
         List<EpBuffer> list = new ArrayList<>(ranks);
         for (int r = 0; r < ranks; r++) {

@@ -7,9 +7,22 @@
  * their own threads, then mark the senders' posts read; a sender returns once every rank has read
  * its inputs. Waits are bounded by {@code BufferSpec.timeout} ({@link ep4j.EpTimeoutException}
  * naming the operation, this rank, the first peer missing and the counters seen) and end at once
- * on {@link ep4j.EpGroup#abort} (final for the group) or when a peer closes its buffer. Result
- * memory comes from a per-buffer pool: closed results give it back, so repeated calls neither
- * zero-fill nor page-fault.
+ * on {@link ep4j.EpGroup#abort} (final for the group) or when a peer closes its buffer.
+ *
+ * <p>Memory, with the GPU's rules: a normal dispatch leaves what it received in one of two
+ * receive slots of the rank, which dispatches (fresh and cached) alternate; its tokens, scales,
+ * top-k, weights and the handle's source tokens are views that expire when the dispatch after
+ * next refills the slot ({@link ep4j.Dispatched#keep()} copies them out). A slot grows to the
+ * largest dispatch it has held and is then reused. Every other result (layouts, counts, the rest
+ * of a handle, combine outputs, kept copies) comes from a per-buffer pool: closed results give
+ * it back, so repeated calls neither zero-fill nor page-fault. Low-latency results are views of
+ * the rank's two low-latency slots.
+ *
+ * <p>Layout, mirroring the GPU backend's: this package holds the backend, the group and a thin
+ * {@code CpuBuffer} (validation, lifecycle, delegation); {@code control} the exchange and the
+ * state every path of a rank shares ({@code RankRuntime}); {@code memory} the result pool;
+ * {@code kernel} the routing arithmetic and the row loops; {@code normal} and {@code lowlatency}
+ * one path each. None of them is exported.
  *
  * <p>Definitions where DESIGN 2 leaves a choice:
  * <ul>

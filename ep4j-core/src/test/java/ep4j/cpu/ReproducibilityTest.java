@@ -69,7 +69,11 @@ class ReproducibilityTest {
         }
     }
 
-    /** Results closed and made again reuse pooled (unzeroed) memory: padding and every row must still be exact. */
+    /**
+     * Dispatches refill the same two receive slots (unzeroed memory that still holds the rows of
+     * earlier calls, which received more or fewer rows than this one) and results closed and made
+     * again reuse pooled memory: padding and every row must still be exact.
+     */
     @Test
     void repeatedCallsOnOneBufferStayExact() {
         int worst = 40;

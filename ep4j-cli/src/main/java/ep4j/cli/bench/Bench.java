@@ -9,30 +9,44 @@ import ep4j.DispatchLayout;
 import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
+import ep4j.EpEvent;
 import ep4j.EpGroup;
 import ep4j.KernelTiming;
 import ep4j.LowLatencyCombineArgs;
 import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyDispatchArgs;
 import ep4j.LowLatencyDispatched;
+import ep4j.RecvHook;
 import ep4j.Tensor;
 import ep4j.cli.term.ProgressBar;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.IntFunction;
 
 /**
  * Runs the benchmark cases on a group: normal dispatch (bf16, fp8) and combine at every size of
- * the token sweep, low-latency dispatch (bf16, fp8) and combine at every low-latency size, and
- * the baseline at the table's sizes. Every sample is timed across the ranks by a
- * {@link RankClock}; baseline repetitions are interleaved with the case's (copy, call, copy,
- * call, ...) on the same rank threads.
+ * the token sweep, low-latency dispatch (bf16, fp8) and combine at every low-latency size; each
+ * case is timed by a {@link CaseTimer} (synchronous calls, pipelined spans, and for low latency
+ * at the table's size the hook mode), with the baseline at the table's sizes.
  */
 public final class Bench {
-    /** What to run. Token lists are the sweep; {@code tokens} and {@code llTokens} are the table's sizes. */
+    /**
+     * What to run. Token lists are the sweep; {@code tokens} and {@code llTokens} are the table's
+     * sizes. {@code pipelinedCalls} asynchronous calls per span, {@code pipelinedSpans} spans per
+     * case (0 calls: no pipelined run).
+     */
     public record Settings(int tokens, int hidden, int topk, int experts, int sms, int iters, int warmup,
-            int llTokens, int[] sweepTokens, int[] llSweepTokens, long seed) {
+            int llTokens, int[] sweepTokens, int[] llSweepTokens, long seed, int pipelinedCalls, int pipelinedSpans) {
+
+        public Settings {
+            if (pipelinedCalls < 0 || (pipelinedCalls > 0 && pipelinedSpans <= 0)) {
+                throw new IllegalArgumentException("pipelinedCalls " + pipelinedCalls + ", pipelinedSpans "
+                        + pipelinedSpans + ": expected calls >= 0, and spans > 0 when calls > 0");
+            }
+        }
 
         int[] normalPoints() {
             return points(sweepTokens, tokens);
@@ -40,6 +54,15 @@ public final class Bench {
 
         int[] llPoints() {
             return points(llSweepTokens, llTokens);
+        }
+
+        /**
+         * The low-latency capacity (maxTokensPerRank) a size runs with: the table's size for the
+         * sizes up to it, as DeepEP's tests configure their buffer, the largest size above it.
+         */
+        int llCapacity(int tokensPerRank) {
+            int[] all = llPoints();
+            return tokensPerRank <= llTokens ? llTokens : all[all.length - 1];
         }
 
         private static int[] points(int[] sweep, int main) {
@@ -65,59 +88,38 @@ public final class Bench {
         buffers.all().forEach(b -> b.kernelTiming().ifPresent(KernelTiming::enable));
     }
 
+    /** Each rank's device clock; null where there is none (the CPU backend). */
+    private static IntFunction<KernelTiming> timings(EpBuffers buffers) {
+        return r -> buffers.rank(r).kernelTiming().orElse(null);
+    }
+
     /** The device time of the buffer's last call; NaN where there is none (the CPU backend). */
     static double lastCallMicros(EpBuffer buffer) {
         return buffer.kernelTiming().map(KernelTiming::lastCallMicros).orElse(Double.NaN);
     }
 
-    /** What one rank repeats: {@link #call} is timed, the other steps are not. */
-    private interface Rep extends AutoCloseable {
-        default void prepare(int it) throws Exception {
-        }
-
-        void call(int it) throws Exception;
-
-        /** GPU time of the last call (CUDA events; NaN where there are none). */
-        default double gpuMicros() {
-            return Double.NaN;
-        }
-
-        default void finish(int it) throws Exception {
-        }
-
-        @Override
-        default void close() throws Exception {
-        }
-    }
-
-    @FunctionalInterface
-    private interface RepFactory {
-        Rep open(int rank) throws Exception;
-    }
-
     private final Settings s;
     private final EpGroup group;
-    private final Baseline baseline;
     private final ProgressBar bar;
+    private final CaseTimer timer;
     private final int ranks;
 
     public Bench(Settings settings, EpGroup group, Baseline baseline, ProgressBar bar) {
         this.s = settings;
         this.group = group;
-        this.baseline = baseline;
         this.bar = bar;
+        this.timer = new CaseTimer(group, baseline, bar, settings);
         this.ranks = group.size();
     }
 
     /** Progress steps {@link #run} takes. */
     public long totalSteps() {
-        long reps = s.warmup() + s.iters();
         long steps = 0;
         for (int t : s.normalPoints()) {
-            steps += 1 + 3 * reps * (t == s.tokens() ? 2 : 1);
+            steps += 1 + 3 * timer.steps(t == s.tokens(), false);
         }
         for (int t : s.llPoints()) {
-            steps += 1 + 3 * reps * (t == s.llTokens() ? 2 : 1);
+            steps += 1 + 3 * timer.steps(t == s.llTokens(), t == s.llTokens());
         }
         return steps;
     }
@@ -125,15 +127,13 @@ public final class Bench {
     /**
      * Runs every size. Each normal size gets its own buffer, sized for it and closed after it, so
      * that memory a backend keeps for one size (result pools, staging) is given back before the
-     * next; the low-latency sizes share one buffer of the largest low-latency capacity, as a
+     * next; the low-latency sizes share a buffer per capacity ({@link Settings#llCapacity}), as a
      * decoding server would.
      */
     public Outcome run() {
-        int[] normal = s.normalPoints();
-        int[] ll = s.llPoints();
         List<BenchResult> table = new ArrayList<>();
         List<BenchResult> sweep = new ArrayList<>();
-        for (int t : normal) {
+        for (int t : s.normalPoints()) {
             try (EpBuffers buffers = group.allocate(BufferSpec.normal(s.hidden(), t).maxTopk(s.topk()))) {
                 timeKernels(buffers);
                 List<BenchResult> rs = normalPoint(buffers, t, t == s.tokens());
@@ -143,15 +143,23 @@ public final class Bench {
                 }
             }
         }
-        BufferSpec llSpec = BufferSpec.normal(s.hidden(), 1).maxTopk(s.topk()).lowLatency(ll[ll.length - 1], s.experts());
+        TreeMap<Integer, List<Integer>> byCapacity = new TreeMap<>();
+        for (int t : s.llPoints()) {
+            byCapacity.computeIfAbsent(s.llCapacity(t), k -> new ArrayList<>()).add(t);
+        }
         List<String> notes = new ArrayList<>();
-        try (EpBuffers buffers = group.allocate(llSpec)) {
-            timeKernels(buffers);
-            for (int t : ll) {
-                List<BenchResult> rs = lowLatencyPoint(buffers, t, t == s.llTokens());
-                sweep.addAll(rs);
-                if (t == s.llTokens()) {
-                    table.addAll(rs);
+        try {
+            for (var e : byCapacity.entrySet()) {
+                BufferSpec llSpec = BufferSpec.normal(s.hidden(), 1).maxTopk(s.topk()).lowLatency(e.getKey(), s.experts());
+                try (EpBuffers buffers = group.allocate(llSpec)) {
+                    timeKernels(buffers);
+                    for (int t : e.getValue()) {
+                        List<BenchResult> rs = lowLatencyPoint(buffers, t, t == s.llTokens());
+                        sweep.addAll(rs);
+                        if (t == s.llTokens()) {
+                            table.addAll(rs);
+                        }
+                    }
                 }
             }
         } catch (UnsupportedOperationException e) {
@@ -164,19 +172,28 @@ public final class Bench {
         return new Outcome(table, sweep, notes);
     }
 
-    private List<BenchResult> normalPoint(EpBuffers buffers, int tokens, boolean withBaseline) {
+    /**
+     * The normal cases at one size. The synchronous dispatch is exact-size (its host waits for
+     * the counts, as a caller's would); the pipelined one gives {@code numWorstTokens} = the
+     * largest receive count of the routing, so that no call waits on the host and every rank's
+     * rows are the ones an exact dispatch moves. Combine combines the rows of one dispatch made
+     * before it, again and again (no dispatch between, so its rows stay valid).
+     */
+    private List<BenchResult> normalPoint(EpBuffers buffers, int tokens, boolean main) {
         bar.label("generating T=" + tokens);
         List<BenchResult> out = new ArrayList<>();
         try (Workload w = Workload.generate(group, tokens, s.hidden(), s.topk(), s.experts(), s.seed(), true)) {
             bar.step(1);
             long[][] counts = w.tokenCounts();
             long[][] back = transpose(counts);
+            int worst = (int) Math.max(1, Arrays.stream(counts).mapToLong(Bench::sum).max().orElse(1));
             DispatchLayout[] layouts = new DispatchLayout[ranks];
             try {
                 group.onEachRank(r -> layouts[r] = buffers.rank(r).layout(w.idx[r], s.experts()));
                 for (boolean fp8 : new boolean[] {false, true}) {
                     BenchCase c = fp8 ? BenchCase.DISPATCH_FP8 : BenchCase.DISPATCH_BF16;
-                    out.add(measure(c, tokens, counts, withBaseline, r -> new Rep() {
+                    out.add(timer.measure(c, tokens, s.hidden(), counts, main, false, timings(buffers),
+                            r -> new CaseTimer.Rep() {
                         final EpBuffer buf = buffers.rank(r);
                         Dispatched d;
 
@@ -198,10 +215,19 @@ public final class Bench {
                                 }
                             }
                         }
+
+                        @Override
+                        public EpEvent callAsync() {
+                            try (Dispatched a = buf.dispatch(dispatchArgs(w, layouts, r, fp8).numWorstTokens(worst)
+                                    .async(true))) {
+                                return a.event();
+                            }
+                        }
                     }));
                 }
                 // A rank's combine sends back the rows it received: dispatch's matrix, transposed.
-                out.add(measure(BenchCase.COMBINE_BF16, tokens, back, withBaseline, r -> new Rep() {
+                out.add(timer.measure(BenchCase.COMBINE_BF16, tokens, s.hidden(), back, main, false, timings(buffers),
+                        r -> new CaseTimer.Rep() {
                     final EpBuffer buf = buffers.rank(r);
                     final Dispatched d = checked(buf.dispatch(dispatchArgs(w, layouts, r, false)), r);
                     Combined c;
@@ -213,7 +239,11 @@ public final class Bench {
 
                     @Override
                     public void call(int it) {
-                        c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(s.config()));
+                        c = buf.combine(combineArgs());
+                    }
+
+                    private CombineArgs combineArgs() {
+                        return CombineArgs.of(d.x(), d.handle()).config(s.config());
                     }
 
                     @Override
@@ -224,6 +254,13 @@ public final class Bench {
                     @Override
                     public void finish(int it) {
                         c.close();
+                    }
+
+                    @Override
+                    public EpEvent callAsync() {
+                        try (Combined a = buf.combine(combineArgs().async(true))) {
+                            return a.event();
+                        }
                     }
 
                     @Override
@@ -247,7 +284,12 @@ public final class Bench {
         return a.topk(w.idx[r], w.weights[r]).layout(layouts[r]).config(s.config());
     }
 
-    private List<BenchResult> lowLatencyPoint(EpBuffers buffers, int tokens, boolean withBaseline) {
+    /**
+     * The low-latency cases at one size; at the table's size with the baseline and the hook mode.
+     * Combine needs a received dispatch: one is made before every synchronous or hook-mode combine
+     * and before every pipelined span, whose combines then all use it.
+     */
+    private List<BenchResult> lowLatencyPoint(EpBuffers buffers, int tokens, boolean main) {
         bar.label("generating T=" + tokens);
         List<BenchResult> out = new ArrayList<>();
         try (Workload w = Workload.generate(group, tokens, s.hidden(), s.topk(), s.experts(), s.seed() + 1, false)) {
@@ -255,7 +297,8 @@ public final class Bench {
             long[][] pairs = w.pairCounts();
             for (boolean fp8 : new boolean[] {false, true}) {
                 BenchCase c = fp8 ? BenchCase.LL_DISPATCH_FP8 : BenchCase.LL_DISPATCH_BF16;
-                out.add(measure(c, tokens, pairs, withBaseline, r -> new Rep() {
+                out.add(timer.measure(c, tokens, s.hidden(), pairs, main, main, timings(buffers),
+                        r -> new CaseTimer.Rep() {
                     final EpBuffer buf = buffers.rank(r);
                     LowLatencyDispatched d;
 
@@ -270,12 +313,32 @@ public final class Bench {
                             checkRows(c, r, receivedRows(d), sum(pairs[r]));
                         }
                     }
+
+                    @Override
+                    public EpEvent callAsync() {
+                        try (LowLatencyDispatched a = buf.lowLatencyDispatch(llArgs(w, r, fp8).async(true))) {
+                            return a.event();
+                        }
+                    }
+
+                    @Override
+                    public RecvHook send(int it) {
+                        d = buf.lowLatencyDispatch(llArgs(w, r, fp8).returnRecvHook(true));
+                        return d.hook();
+                    }
+
+                    @Override
+                    public void received(int it) {
+                        finish(it);
+                    }
                 }));
             }
             // The expert outputs are the received rows as they are: the dispatch's own receive
             // tensor is passed as y (no extra [L, R*N, H] copy per rank, which at 8 ranks and
             // H = 7168 would be 470 MB each). The backend then does its usual non-zero-copy work.
-            out.add(measure(BenchCase.LL_COMBINE_BF16, tokens, transpose(pairs), withBaseline, r -> new Rep() {
+            out.add(timer.measure(BenchCase.LL_COMBINE_BF16, tokens, s.hidden(), transpose(pairs), main, main,
+                    timings(buffers),
+                    r -> new CaseTimer.Rep() {
                 final EpBuffer buf = buffers.rank(r);
                 LowLatencyDispatched d;
                 LowLatencyCombined c;
@@ -288,13 +351,40 @@ public final class Bench {
                     }
                 }
 
+                private LowLatencyCombineArgs combineArgs() {
+                    return LowLatencyCombineArgs.of(d.x(), w.idx[r], w.weights[r], d.handle());
+                }
+
                 @Override
                 public void call(int it) {
-                    c = buf.lowLatencyCombine(LowLatencyCombineArgs.of(d.x(), w.idx[r], w.weights[r], d.handle()));
+                    c = buf.lowLatencyCombine(combineArgs());
                 }
 
                 @Override
                 public void finish(int it) {
+                    c.close();
+                }
+
+                @Override
+                public void beforeSpan() {
+                    d = buf.lowLatencyDispatch(llArgs(w, r, false));
+                }
+
+                @Override
+                public EpEvent callAsync() {
+                    try (LowLatencyCombined a = buf.lowLatencyCombine(combineArgs().async(true))) {
+                        return a.event();
+                    }
+                }
+
+                @Override
+                public RecvHook send(int it) {
+                    c = buf.lowLatencyCombine(combineArgs().returnRecvHook(true));
+                    return c.hook();
+                }
+
+                @Override
+                public void received(int it) {
                     c.close();
                 }
             }));
@@ -311,87 +401,6 @@ public final class Bench {
         try (Tensor counts = group.download(d.recvCount())) {
             return Arrays.stream(counts.toIntArray()).asLongStream().sum();
         }
-    }
-
-    /**
-     * Times {@code warmup + iters} repetitions of a case on every rank; with a baseline, each is
-     * preceded by one baseline repetition moving the same bytes ({@code rows[dst][src]} rows).
-     */
-    private BenchResult measure(BenchCase c, int tokens, long[][] rows, boolean withBaseline, RepFactory factory) {
-        bar.label(c.label() + " T=" + tokens);
-        int reps = s.warmup() + s.iters();
-        long rowBytes = c.rowBytes(s.hidden());
-        long[][] bytes = new long[ranks][ranks];
-        double total = 0;
-        for (int i = 0; i < ranks; i++) {
-            for (int j = 0; j < ranks; j++) {
-                bytes[i][j] = rows[i][j] * rowBytes;
-                total += bytes[i][j];
-            }
-        }
-        double cross = 0;
-        for (int i = 0; i < ranks; i++) {
-            for (int j = 0; j < ranks; j++) {
-                cross += i == j ? 0 : bytes[i][j];
-            }
-        }
-        double[][] gpu = new double[reps][ranks];
-        RankClock clock = new RankClock(ranks, reps, () -> bar.step(1));
-        RankClock baseClock = new RankClock(ranks, reps, () -> bar.step(1));
-        Baseline.Copy copy = withBaseline ? baseline.prepare(group, bytes) : null;
-        boolean copying = copy != null && copy.available();
-        if (copy != null && !copying) {
-            bar.step(reps);
-        }
-        try {
-            RankRuns.run(group, r -> {
-                if (copying) {
-                    copy.setUp(r);
-                }
-                try (Rep rep = factory.open(r)) {
-                    clock.sync();
-                    for (int it = 0; it < reps; it++) {
-                        if (copying) {
-                            baseClock.start();
-                            copy.run(r);
-                            baseClock.stop();
-                        }
-                        rep.prepare(it);
-                        clock.start();
-                        rep.call(it);
-                        clock.stop();
-                        gpu[it][r] = rep.gpuMicros();
-                        rep.finish(it);
-                    }
-                }
-                return null;
-            }, clock, baseClock);
-        } finally {
-            if (copy != null) {
-                copy.close();
-            }
-        }
-        BenchResult result = new BenchResult(c, ranks, tokens, s.hidden(), clock.samples(s.warmup()), total / ranks,
-                cross / ranks, slowestRankMedian(gpu), Double.NaN, Double.NaN, null);
-        if (copy == null) {
-            return result;
-        }
-        return result.withBaseline(copying ? baseClock.medianSeconds(s.warmup()) : Double.NaN,
-                (baseline.crossOnly() ? cross : total) / ranks, baseline.name());
-    }
-
-    /** Median over the timed iterations of the slowest rank's GPU time (NaN when there is none). */
-    private double slowestRankMedian(double[][] gpu) {
-        double[] perIter = new double[s.iters()];
-        for (int it = 0; it < s.iters(); it++) {
-            double worst = Double.NaN;
-            for (double v : gpu[s.warmup() + it]) {
-                worst = Double.isNaN(worst) ? v : Math.max(worst, v);
-            }
-            perIter[it] = worst;
-        }
-        Arrays.sort(perIter);
-        return perIter[perIter.length / 2];
     }
 
     private static void checkRows(BenchCase c, int rank, long got, long expected) {

@@ -6,6 +6,7 @@ import ep4j.cli.Main;
 import ep4j.cli.json.Mapper;
 import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
+import ep4j.cli.term.Table;
 import ep4j.cli.term.Terminals;
 import ep4j.spi.Backend;
 import ep4j.spi.Backends;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
@@ -24,8 +26,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code ep4j bench}: dispatch and combine timings, a table, bench.json and bench.png. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = Main.Version.class,
-        header = "Time dispatch and combine against a plain-copy baseline; write a table, bench.json and bench.png.",
-        description = "Times normal dispatch (bf16, fp8) and combine, and low-latency dispatch (bf16, fp8) and combine, all ranks calling together; reports the median time per call, the logical bandwidth (bytes a rank receives, its own tokens included, per second, as DeepEP reports) and its ratio to a baseline measured in the same run (CPU: a plain copy of the same bytes on the same threads). Writes bench.json and bench.png (time against tokens, from the token sweep) into --out.")
+        header = "Time dispatch and combine against a plain-copy baseline; write a table, bench.json and plots.",
+        description = "Times normal dispatch (bf16, fp8) and combine, and low-latency dispatch (bf16, fp8) and combine, all ranks calling together; reports the wall clock of a synchronous call (median, p50, p99, max), on GPUs the pipelined GPU time per call (CUDA events around back-to-back async calls, as DeepEP reports it) and the host cost (wall - GPU), the logical bandwidth (bytes a rank receives, its own tokens included, per second, as DeepEP reports) and its ratio to a baseline measured in the same run (CPU: a plain copy of the same bytes on the same threads; GPUs: peer writes of the NVLink bytes), and the low-latency hook mode (send and receive apart). Writes bench.json, bench.png (time against tokens), bench-ll.png (the low-latency sweep) and on GPUs bench-sms.png into --out.")
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -71,8 +73,31 @@ public final class BenchCommand implements Callable<Integer> {
     int[] sweepTokens;
 
     @Option(names = "--ll-sweep-tokens", split = ",", paramLabel = "T",
-            description = "Token counts of the low-latency cases for the plot. Default: ll-tokens/8, /4, /2, /1.")
+            description = "Token counts of the low-latency cases for the plots. Default: see --ll-sweep.")
     int[] llSweepTokens;
+
+    /** Largest size of the low-latency sweep on GPUs. */
+    static final int LL_SWEEP_MAX = 256;
+
+    @Option(names = "--ll-sweep", negatable = true,
+            description = "Low-latency cases at 1, 2, 4, ..., " + LL_SWEEP_MAX + " tokens per rank (on the CPU backend up"
+                    + " to --ll-tokens, which is sized to its memory), plotted in bench-ll.png (GPU time and wall clock"
+                    + " against tokens); off: at ll-tokens/8, /4, /2, /1. Default: on for GPUs (not with --quick), off"
+                    + " on the CPU backend (its default run stays short).")
+    Boolean llSweep;
+
+    /** Asynchronous calls per span of the pipelined GPU time on GPUs, as many as DeepEP's tests time. */
+    static final int GPU_PIPELINED_CALLS = 50;
+
+    /** Spans of the pipelined run per case on GPUs (the slowest rank's median of them is reported). */
+    static final int GPU_PIPELINED_SPANS = 5;
+
+    @Option(names = "--pipelined-calls", paramLabel = "N",
+            description = "Asynchronous calls per CUDA-event span for the pipelined GPU time (" + GPU_PIPELINED_SPANS
+                    + " spans per case); 0: none. Default: " + GPU_PIPELINED_CALLS + " on GPUs (--quick: 10); 0 on"
+                    + " the CPU backend, which has no device clock (N > 0 there runs one span of N calls to exercise"
+                    + " the asynchronous path; no GPU time comes of it).")
+    Integer pipelinedCalls;
 
     @Option(names = "--sweep-sms", split = ",", paramLabel = "N",
             description = "GPU only: SM counts for the GB/s-against-SMs sweep at the main size (bench-sms.png). Default: 8,16,24,32; 0 for none.")
@@ -100,8 +125,6 @@ public final class BenchCommand implements Callable<Integer> {
         int ll = pick(llTokens, 128, 16);
         int it = pick(iters, 10, 3);
         int wu = pick(warmup, 2, 1);
-        int[] sweep = sweepTokens != null ? sweepTokens : fractions(t);
-        int[] llSweep = llSweepTokens != null ? llSweepTokens : fractions(ll);
         if (!Arrays.asList("auto", "cpu", "cuda").contains(backend)) {
             throw usage("--backend must be auto, cpu or cuda, not '" + backend + "'");
         }
@@ -119,11 +142,17 @@ public final class BenchCommand implements Callable<Integer> {
         if (sms < 0) {
             throw usage("--sms must be >= 0, not " + sms);
         }
-        for (int v : sweep) {
+        for (int v : sweepTokens != null ? sweepTokens : new int[0]) {
             positive("--sweep-tokens", v);
         }
-        for (int v : llSweep) {
+        for (int v : llSweepTokens != null ? llSweepTokens : new int[0]) {
             positive("--ll-sweep-tokens", v);
+        }
+        if (pipelinedCalls != null && pipelinedCalls < 0) {
+            throw usage("--pipelined-calls must be >= 0, not " + pipelinedCalls);
+        }
+        if (Boolean.TRUE.equals(llSweep) && llSweepTokens != null) {
+            throw usage("--ll-sweep and --ll-sweep-tokens both given: --ll-sweep picks the sizes 1, 2, 4, ...; give one");
         }
         if (h % 128 != 0) {
             throw usage("--hidden must be a multiple of 128 (fp8 scales are per 128 channels), not " + h);
@@ -143,30 +172,41 @@ public final class BenchCommand implements Callable<Integer> {
             if (warmup == null && !quick && "cuda".equals(group.backend())) {
                 wu = GPU_WARMUP;
             }
+            boolean gpu = "cuda".equals(group.backend());
             List<String> notes = new ArrayList<>();
+            long physical = "cpu".equals(group.backend()) ? CpuSizing.physicalBytes() : -1;
             if ("cpu".equals(group.backend()) && !quick) {
                 // Host memory is the limit on the CPU: size the defaults to the machine, say so.
-                long physical = CpuSizing.physicalBytes();
                 CpuSizing.Choice c = CpuSizing.choose(tokens, llTokens, r, h, k, e, physical);
                 t = c.tokens();
                 ll = c.llTokens();
-                sweep = sweepTokens != null ? sweepTokens : fractions(t);
-                llSweep = llSweepTokens != null ? llSweepTokens : fractions(ll);
                 if (tokens == null || llTokens == null) {
                     String line = c.describe(r, h, k, e);
                     stdout.println("ep4j bench: " + line);
                     stdout.flush();
                     notes.add(line);
                 }
-                if (physical > 0 && c.peakBytes() > physical * 0.9) {
-                    String warn = "this run may need about " + CpuSizing.gb(c.peakBytes()) + " GB of memory, and this"
-                            + " machine has " + CpuSizing.gb(physical) + " GB; smaller --tokens or --ll-tokens need less";
+            }
+            boolean sweepLl = llSweep != null ? llSweep : gpu && !quick;
+            int[] sweep = sweepTokens != null ? sweepTokens : fractions(t);
+            int[] llSweepSizes = llSweepTokens != null ? llSweepTokens
+                    : sweepLl ? powersOfTwo(gpu ? Math.max(LL_SWEEP_MAX, ll) : ll) : fractions(ll);
+            if (physical > 0) {
+                long peak = CpuSizing.peakBytes(r, Math.max(t, IntStream.of(sweep).max().orElse(t)),
+                        Math.max(ll, IntStream.of(llSweepSizes).max().orElse(ll)), h, k, e);
+                if (peak > physical * 0.9) {
+                    String warn = "this run may need about " + CpuSizing.gb(peak) + " GB of memory, and this"
+                            + " machine has " + CpuSizing.gb(physical) + " GB; smaller --tokens or --ll-tokens (or"
+                            + " sweep sizes) need less";
                     stdout.println("note: " + warn);
                     stdout.flush();
                     notes.add(warn);
                 }
             }
-            Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweep, seed);
+            int calls = pipelinedCalls != null ? pipelinedCalls : gpu ? (quick ? 10 : GPU_PIPELINED_CALLS) : 0;
+            int spans = calls == 0 ? 0 : gpu ? GPU_PIPELINED_SPANS : 1;
+            Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweepSizes, seed, calls,
+                    spans);
             Baseline baseline = Baselines.forGroup(group);
             Bench bench = new Bench(settings, group, baseline, bar);
             bar.start(bench.totalSteps());
@@ -177,12 +217,17 @@ public final class BenchCommand implements Callable<Integer> {
                     + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
             stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
             stdout.print(BenchReport.table(outcome.table()).render());
-            stdout.println("time: median wall clock of the collective call; p50, p99: percentiles of the calls"
-                    + " (HdrHistogram, " + Latency.DIGITS + " significant digits); max: the slowest call; gpu: CUDA-event"
-                    + " span of its kernels; logical GB/s: bytes a rank receives (own tokens included) / time;"
-                    + " cross GB/s: bytes that crossed to another rank (NVLink) / time;");
-            stdout.println("baseline: " + baseline.name() + " (" + baseline.description() + ") of "
-                    + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / time");
+            BenchReport.legend(baseline, calls, spans, gpu).forEach(stdout::println);
+            Table hooks = BenchReport.hookTable(outcome.table());
+            if (hooks != null) {
+                stdout.println("low-latency hook mode (returnRecvHook: the call sends, hook().receive() receives):");
+                stdout.print(hooks.render());
+                BenchReport.hookLegend().forEach(stdout::println);
+            }
+            String hostBound = BenchReport.hostBoundNote(outcome.table());
+            if (hostBound != null) {
+                stdout.println("note: " + hostBound);
+            }
             outcome.notes().forEach(n -> stdout.println("note: " + n));
 
             SmSweep.Result sweepResult = null;
@@ -207,6 +252,8 @@ public final class BenchCommand implements Callable<Integer> {
                     baseline.name(), baseline.description(),
                     "interleaved: at the table's sizes every call of a case is preceded by one"
                             + " baseline repetition on the same rank threads; both medians come from the same iterations",
+                    calls, spans, PIPELINED,
+                    HOOK_MODE, sweepLl,
                     BenchReport.rows(outcome.table(), true), BenchReport.rows(outcome.sweep(), false),
                     concat(notes, outcome.notes()),
                     sweepResult == null ? null : sweepResult.json());
@@ -218,6 +265,22 @@ public final class BenchCommand implements Callable<Integer> {
         }
         return Main.EXIT_OK;
     }
+
+    /** How the pipelined GPU time is measured, for bench.json. */
+    static final String PIPELINED = "spans of pipelined_calls back-to-back async calls on every rank at once, no host"
+            + " wait between; pipelined_us: CUDA-event span / calls, pipelined_wall_us: wall clock from a barrier to"
+            + " every rank's span done / calls, pipelined_issue_us: host time from the span's start to its last call's"
+            + " return / calls (at 90% of pipelined_us or more, the GPU waited for the host: pipelined_us is then the"
+            + " host's pace, an upper bound of the GPU time); the slowest rank, median over pipelined_spans; normal"
+            + " dispatch with"
+            + " numWorstTokens = the largest receive count of the routing (an exact-size async dispatch waits on the"
+            + " host for the counts); host_us = time_us - pipelined_us";
+
+    /** How the hook mode is measured, for bench.json. */
+    static final String HOOK_MODE = "low-latency cases at the table's size with returnRecvHook(true): send_us, wall"
+            + " clock of the call (it only sends); receive_us, wall clock of hook().receive() (GPU: issuing the"
+            + " receive; CPU: the whole receive); send_gpu_us, receive_gpu_us: CUDA-event span of each half alone, the"
+            + " send span from just before the call, the receive half issued once every rank's send completed";
 
     /**
      * The PNGs. A Java runtime without java.desktop (a trimmed one, as on the GPU machines) gets a
@@ -231,14 +294,8 @@ public final class BenchCommand implements Callable<Integer> {
             return;
         }
         try {
-            Path png = out.resolve("bench.png");
-            BenchReport.plot(file).writePng(png);
-            stdout.println("wrote " + png);
-            Chart sms = BenchReport.smsPlot(file);
-            if (sms != null) {
-                Path smsPng = out.resolve("bench-sms.png");
-                sms.writePng(smsPng);
-                stdout.println("wrote " + smsPng);
+            for (Path png : BenchReport.writePlots(out, file)) {
+                stdout.println("wrote " + png);
             }
         } catch (java.io.IOException | RuntimeException | LinkageError | InternalError ex) {
             stdout.println("note: no PNG written (" + Main.oneLine(ex) + "); " + redraw);
@@ -253,6 +310,16 @@ public final class BenchCommand implements Callable<Integer> {
 
     private int pick(Integer given, int full, int small) {
         return given != null ? given : quick ? small : full;
+    }
+
+    /** 1, 2, 4, ... up to {@code max} (and {@code max} itself). */
+    static int[] powersOfTwo(int max) {
+        TreeSet<Integer> v = new TreeSet<>();
+        for (int p = 1; p <= max && p > 0; p *= 2) {
+            v.add(p);
+        }
+        v.add(max);
+        return v.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static int[] fractions(int t) {
@@ -270,7 +337,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** GPUs the cuda backend can use here (largest group it accepts, up to 8), else 4 CPU ranks. */
-    static int defaultRanks(String backend) {
+    public static int defaultRanks(String backend) {
         if (!backend.equals("cpu")) {
             for (Backend b : Backends.all()) {
                 if (b.name().equals("cuda")) {

@@ -11,7 +11,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code ep4j plot}: draws bench.png and bench-sms.png from a bench.json (e.g. one made where no java.desktop was). */
+/**
+ * {@code ep4j plot}: draws bench.png, bench-ll.png and bench-sms.png (those the file has data for)
+ * from a bench.json (e.g. one made where no java.desktop was).
+ */
 @Command(name = "plot", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Draw the PNG plots of a bench.json.")
 public final class PlotCommand implements Callable<Integer> {
@@ -32,14 +35,8 @@ public final class PlotCommand implements Callable<Integer> {
             throw new UnsupportedOperationException("ep4j plot cannot draw here: " + Chart.cannotDrawReason()
                     + "; run it with a full JDK");
         }
-        Path png = in.resolve("bench.png");
-        BenchReport.plot(file).writePng(png);
-        stdout.println("wrote " + png);
-        Chart sms = BenchReport.smsPlot(file);
-        if (sms != null) {
-            Path smsPng = in.resolve("bench-sms.png");
-            sms.writePng(smsPng);
-            stdout.println("wrote " + smsPng);
+        for (Path png : BenchReport.writePlots(in, file)) {
+            stdout.println("wrote " + png);
         }
         stdout.flush();
         return Main.EXIT_OK;

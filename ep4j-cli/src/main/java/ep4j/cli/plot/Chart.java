@@ -13,11 +13,17 @@ import java.util.List;
  * {@link #canDraw} says which. Points a log axis cannot show (zero, negative) and NaN are left out.
  */
 public final class Chart {
-    /** One line: points (x[i], y[i]). */
-    public record Series(String name, double[] x, double[] y) {
+    /**
+     * One line: points (x[i], y[i]), drawn in colour {@code colour} of the palette (an index,
+     * taken modulo its size), solid or dashed.
+     */
+    public record Series(String name, double[] x, double[] y, int colour, boolean dashed) {
         public Series {
             if (x.length != y.length) {
                 throw new IllegalArgumentException("series " + name + ": " + x.length + " x values, " + y.length + " y values");
+            }
+            if (colour < 0) {
+                throw new IllegalArgumentException("series " + name + ": colour " + colour + ", expected an index >= 0");
             }
             x = x.clone();
             y = y.clone();
@@ -86,8 +92,14 @@ public final class Chart {
         return this;
     }
 
+    /** Adds a solid line in the next colour (the n-th series gets colour n). */
     public Chart add(String name, double[] x, double[] y) {
-        series.add(new Series(name, x, y));
+        return add(name, x, y, series.size(), false);
+    }
+
+    /** Adds a line in a chosen colour, e.g. two views of one quantity in one colour, one dashed. */
+    public Chart add(String name, double[] x, double[] y, int colour, boolean dashed) {
+        series.add(new Series(name, x, y, colour, dashed));
         return this;
     }
 

@@ -36,6 +36,9 @@ final class ChartPng {
         new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x17becf),
     };
     private static final Color GRID = new Color(0xD0D0D0);
+    private static final BasicStroke SOLID = new BasicStroke(2f);
+    private static final BasicStroke DASHED = new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
+            new float[] {8f, 5f}, 0f);
 
     static {
         System.setProperty("java.awt.headless", "true");
@@ -79,9 +82,11 @@ final class ChartPng {
         plot.setDomainAxis(axis(chart.xLabel(), chart.logX(), chart.integerX(), hasData(data)));
         plot.setRangeAxis(axis(chart.yLabel(), chart.logY(), false, hasData(data)));
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
-        for (int i = 0; i < data.getSeriesCount(); i++) {
-            renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
-            renderer.setSeriesStroke(i, new BasicStroke(2f));
+        List<Chart.Series> series = chart.series();
+        for (int i = 0; i < series.size(); i++) {
+            Chart.Series s = series.get(i);
+            renderer.setSeriesPaint(i, PALETTE[s.colour() % PALETTE.length]);
+            renderer.setSeriesStroke(i, s.dashed() ? DASHED : SOLID);
         }
         plot.setRenderer(renderer);
         return jf;

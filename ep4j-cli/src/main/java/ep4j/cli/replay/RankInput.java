@@ -21,7 +21,6 @@ record RankInput(int rank, int tokens, MemorySegment xBf16, long[] topkIdx, floa
 
     static RankInput load(Path in, int rank, ReplayMeta meta) throws IOException {
         Path dir = in.resolve("rank" + rank);
-        String name = "rank" + rank + "/";
         Path xFile = dir.resolve("x.npy");
         NpyArray x = read(xFile, "float32 [T, hidden] holding bf16 values")
                 .expect(xFile.toString(), "hidden = " + meta.hidden() + " from meta.json", NpyType.FLOAT32, -1, meta.hidden());
@@ -50,7 +49,7 @@ record RankInput(int rank, int tokens, MemorySegment xBf16, long[] topkIdx, floa
         Path wFile = dir.resolve("topk_weights.npy");
         float[] w = read(wFile, "float32 [T, topk]").expect(wFile.toString(), why, NpyType.FLOAT32, t, meta.topk())
                 .toFloatArray();
-        return new RankInput(rank, t, toBf16(x, name + "x.npy", meta.hidden()), idx, w);
+        return new RankInput(rank, t, toBf16(x, xFile.toString(), meta.hidden()), idx, w);
     }
 
     private static NpyArray read(Path p, String expected) throws IOException {

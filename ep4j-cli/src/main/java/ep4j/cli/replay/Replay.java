@@ -90,6 +90,11 @@ public final class Replay {
             maxT = Math.max(maxT, ri.tokens());
         }
         int llMax = options.maxTokens() > 0 ? options.maxTokens() : Math.max(1, maxT);
+        if (options.lowLatency() && (long) meta.ranks() * llMax > Integer.MAX_VALUE) {
+            throw new ReplayException("--max-tokens " + llMax + ": expected at most " + Integer.MAX_VALUE / meta.ranks()
+                    + " for \"ranks\" = " + meta.ranks() + " in meta.json (a local expert receives up to ranks x"
+                    + " --max-tokens rows, counted in an int)");
+        }
         if (options.lowLatency() && llMax < maxT) {
             throw new ReplayException("--max-tokens " + llMax + " is below the largest token count of a rank (" + maxT + ")");
         }

@@ -1,11 +1,14 @@
 package ep4j.cli.bench;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ep4j.cli.CliRun;
+import ep4j.cli.plot.Chart;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -55,6 +58,9 @@ class PlotCommandTest {
             assertPng(in.resolve("bench.png"), 960, 600);
             assertPng(in.resolve("bench-sms.png"), 960, 600);
             assertTrue(run.out().contains("wrote " + in.resolve("bench-sms.png")), run.toString());
+            // Older files have low-latency sweep rows without GPU times: their wall clocks are drawn.
+            assertPng(in.resolve("bench-ll.png"), 960, 600);
+            assertTrue(run.out().contains("wrote " + in.resolve("bench-ll.png")), run.toString());
 
             BenchFile f = BenchFile.read(json);
             assertEquals("cuda", f.backend());
@@ -64,6 +70,51 @@ class PlotCommandTest {
             assertFalse(f.smsSweep().isEmpty());
             assertTrue(f.smsSweep().get(0).dispatchBf16Gbps() > 0, f.smsSweep().get(0).toString());
         }
+    }
+
+    static String row(String benchCase, int tokens, double timeUs, String pipelinedUs) {
+        return "{\"case\": \"" + benchCase + "\", \"tokens\": " + tokens + ", \"time_us\": " + timeUs
+                + (pipelinedUs == null ? "" : ", \"pipelined_us\": " + pipelinedUs) + "}";
+    }
+
+    static BenchFile file(Path dir, String... rows) throws IOException {
+        Files.writeString(dir.resolve("bench.json"), "{\"backend\": \"cuda\", \"ranks\": 2, \"tokens\": 64,"
+                + " \"hidden\": 128, \"topk\": 2, \"experts\": 4, \"sweep\": [" + String.join(", ", rows) + "]}");
+        return BenchFile.read(dir.resolve("bench.json"));
+    }
+
+    @Test
+    void theLowLatencyPlotPairsGpuTimeAndWallClockPerCase() throws IOException {
+        BenchFile f = file(dir, row("dispatch bf16", 64, 300, "200"), row("ll dispatch fp8", 1, 40, "10"),
+                row("ll dispatch fp8", 2, 42, "11"), row("ll combine bf16", 1, 50, null), row("ll combine bf16", 2, 55,
+                        "null"), row("ll dispatch bf16", 1, 45, "12"), row("ll dispatch bf16", 2, 47, "13.5"));
+        Chart c = BenchReport.llPlot(f);
+        assertTrue(c.logX() && c.logY());
+        List<String> names = c.series().stream().map(Chart.Series::name).toList();
+        assertEquals(List.of("ll dispatch bf16 gpu", "ll dispatch bf16 wall", "ll dispatch fp8 gpu",
+                "ll dispatch fp8 wall", "ll combine bf16 wall"), names, "cases in table order; no GPU line without GPU times");
+        Chart.Series gpu = c.series().get(0);
+        Chart.Series wall = c.series().get(1);
+        assertArrayEquals(new double[] {1, 2}, gpu.x());
+        assertArrayEquals(new double[] {12, 13.5}, gpu.y());
+        assertArrayEquals(new double[] {45, 47}, wall.y());
+        assertEquals(gpu.colour(), wall.colour(), "one colour per case");
+        assertFalse(gpu.dashed());
+        assertTrue(wall.dashed());
+        assertEquals(List.of(0, 0, 1, 1, 2), c.series().stream().map(Chart.Series::colour).toList());
+
+        CliRun run = CliRun.of("plot", "--in", dir.toString());
+        assertEquals(0, run.code(), run.toString());
+        assertPng(dir.resolve("bench-ll.png"), 960, 600);
+        assertFalse(Files.exists(dir.resolve("bench-sms.png")), "no SM sweep in this file");
+        assertEquals(List.of("wrote " + dir.resolve("bench.png"), "wrote " + dir.resolve("bench-ll.png")),
+                run.out().lines().toList());
+
+        Path normalOnly = Files.createDirectories(dir.resolve("normal"));
+        assertNull(BenchReport.llPlot(file(normalOnly, row("combine bf16", 64, 300, null))));
+        CliRun none = CliRun.of("plot", "--in", normalOnly.toString());
+        assertEquals(0, none.code(), none.toString());
+        assertFalse(Files.exists(normalOnly.resolve("bench-ll.png")), "nothing to draw, no file");
     }
 
     @Test

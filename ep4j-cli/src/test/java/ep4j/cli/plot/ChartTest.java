@@ -78,10 +78,36 @@ class ChartTest {
     }
 
     @Test
+    void seriesMayShareAColourAndBeDashed() throws IOException {
+        Path p = dir.resolve("pair.png");
+        Chart c = new Chart(640, 400).logX(true)
+                .add("gpu", new double[] {1, 2, 4}, new double[] {10, 12, 20}, 2, false)
+                .add("wall", new double[] {1, 2, 4}, new double[] {30, 35, 50}, 2, true)
+                .add("next", new double[] {1, 4}, new double[] {5, 5});
+        assertEquals(2, c.series().get(2).colour(), "a plain add takes the next index: the series count");
+        c.writePng(p);
+        BufferedImage img = png(p);
+        assertTrue(count(img, 0x2ca02c) > 200, "both lines of colour 2");
+        assertEquals(0, count(img, 0x1f77b4), "colour 0 is not used");
+        assertEquals(0, count(img, 0xd62728), "colour 1 is not used");
+        // A dashed line leaves gaps: fewer pixels than the same line solid.
+        Chart solid = new Chart(640, 400).add("s", new double[] {1, 100}, new double[] {1, 100}, 0, false);
+        Chart dashed = new Chart(640, 400).add("s", new double[] {1, 100}, new double[] {1, 100}, 0, true);
+        solid.writePng(dir.resolve("solid.png"));
+        dashed.writePng(dir.resolve("dashed.png"));
+        int solidPixels = count(png(dir.resolve("solid.png")), 0x1f77b4);
+        int dashedPixels = count(png(dir.resolve("dashed.png")), 0x1f77b4);
+        assertTrue(dashedPixels < solidPixels * 0.8, dashedPixels + " dashed vs " + solidPixels + " solid");
+    }
+
+    @Test
     void badArgumentsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> new Chart(100, 100));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new Chart(300, 200).add("s", new double[] {1, 2}, new double[] {1}));
         assertEquals("series s: 2 x values, 1 y values", e.getMessage());
+        IllegalArgumentException colour = assertThrows(IllegalArgumentException.class,
+                () -> new Chart(300, 200).add("s", new double[] {1}, new double[] {1}, -1, false));
+        assertEquals("series s: colour -1, expected an index >= 0", colour.getMessage());
     }
 }

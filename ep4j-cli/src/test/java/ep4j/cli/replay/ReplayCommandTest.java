@@ -260,7 +260,8 @@ class ReplayCommandTest {
         Npy.write(in.resolve("rank1/x.npy"), NpyArray.ofFloats(bad, T[1], H));
         CliRun run = CliRun.of("replay", "--in", in.toString(), "--out", dir.resolve("o").toString(), "--backend", "cpu");
         assertEquals(1, run.code(), run.toString());
-        assertTrue(run.err().contains("rank1/x.npy: element [1, 7] (flat index " + (H + 7) + ") = 0.1"), run.toString());
+        assertTrue(run.err().contains(in.resolve("rank1/x.npy") + ": element [1, 7] (flat index " + (H + 7) + ") = 0.1"),
+                run.toString());
         assertTrue(run.err().contains("not exactly representable in bf16"), run.toString());
     }
 

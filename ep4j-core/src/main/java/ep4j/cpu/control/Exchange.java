@@ -1,20 +1,24 @@
-package ep4j.cpu;
+package ep4j.cpu.control;
 
 import ep4j.EpException;
 import ep4j.EpTimeoutException;
+import java.util.Arrays;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
- * The rendezvous of the ranks of one {@link CpuBuffers}: every collective call of a rank is a
+ * The rendezvous of the ranks of one set of CPU buffers (one allocate call): every collective call of a rank is a
  * numbered {@link Post} (its sequence number on that buffer), and ranks wait for each other's
  * posts, reads and settlements here, under one monitor, each wait bounded by the buffer's
  * timeout. A call whose peer posted a different call under the same number is a mismatch, not a
  * silent wrong result; an aborted group fails every waiter at once.
  */
-final class Exchange {
-    /** Posts kept per rank; a peer can run ahead by a few calls at most (see CpuBuffer). */
+public final class Exchange {
+    /** Posts kept per rank; a peer can run ahead by a few calls at most (a call returns once its post was read). */
     static final int RING = 64;
 
-    private final CpuGroup group;
+    private final Supplier<Throwable> abortCause;
+    private final BooleanSupplier groupClosed;
     private final int ranks;
     private final long timeoutNanos;
     private final long timeoutMillis;
@@ -28,8 +32,17 @@ final class Exchange {
     /** Per rank and slot: the highest call number of a low-latency combine on that slot the rank has settled. */
     private final long[][] llcSettled;
 
-    Exchange(CpuGroup group, int ranks, long timeoutNanos) {
-        this.group = group;
+    /**
+     * An exchange with no post yet.
+     *
+     * @param ranks        the group size
+     * @param timeoutNanos how long one wait for the peers may take
+     * @param abortCause   the group's abort cause, null while it is not aborted
+     * @param groupClosed  whether the group was closed
+     */
+    public Exchange(int ranks, long timeoutNanos, Supplier<Throwable> abortCause, BooleanSupplier groupClosed) {
+        this.abortCause = abortCause;
+        this.groupClosed = groupClosed;
         this.ranks = ranks;
         this.timeoutNanos = timeoutNanos;
         this.timeoutMillis = Math.max(1, timeoutNanos / 1_000_000);
@@ -38,14 +51,14 @@ final class Exchange {
         this.closed = new boolean[ranks];
         this.llSettled = new long[ranks];
         this.llcSettled = new long[ranks][2];
-        java.util.Arrays.fill(llSettled, -2);
+        Arrays.fill(llSettled, -2);
         for (long[] s : llcSettled) {
-            java.util.Arrays.fill(s, -1);
+            Arrays.fill(s, -1);
         }
     }
 
     /** One collective call of one rank: its number, what it is, and what the peers read. */
-    static final class Post {
+    public static final class Post {
         final int rank;
         final long seq;
         final String signature;
@@ -53,20 +66,36 @@ final class Exchange {
         final boolean[] readBy;
         int reads;
 
-        Post(int rank, long seq, String signature, Object payload, int ranks) {
+        /**
+         * One call of one rank.
+         *
+         * @param rank      the posting rank
+         * @param seq       its call number on the buffer
+         * @param signature what the call is, compared between ranks
+         * @param payload   what the peers read (the path's own record)
+         * @param ranks     the group size
+         */
+        public Post(int rank, long seq, String signature, Object payload, int ranks) {
             this.rank = rank;
             this.seq = seq;
             this.signature = signature;
             this.payload = payload;
             this.readBy = new boolean[ranks];
         }
+
+        /** What the posting rank published; null once every rank has read it. */
+        public Object payload() {
+            return payload;
+        }
+
+        /** The call number. */
+        public long seq() {
+            return seq;
+        }
     }
 
-    long timeoutMillis() {
-        return timeoutMillis;
-    }
-
-    void post(Post p) {
+    /** Publishes this rank's call {@code p} (its number follows the rank's previous post). */
+    public void post(Post p) {
         synchronized (lock) {
             if (p.seq != posted[p.rank] + 1) {
                 throw new IllegalStateException("rank " + p.rank + " posted call #" + p.seq + " after #" + posted[p.rank]);
@@ -77,14 +106,16 @@ final class Exchange {
         }
     }
 
-    void markClosed(int rank) {
+    /** The buffer of {@code rank} was closed: peers waiting for it fail at once. */
+    public void markClosed(int rank) {
         synchronized (lock) {
             closed[rank] = true;
             lock.notifyAll();
         }
     }
 
-    void wake() {
+    /** Wakes every waiter to look at the group again (abort, close). */
+    public void wake() {
         synchronized (lock) {
             lock.notifyAll();
         }
@@ -94,8 +125,8 @@ final class Exchange {
      * Waits until every rank posted call {@code seq} and checks that it is the same call
      * (signature) everywhere; returns the posts in rank order (this rank's included).
      */
-    Post[] awaitPosts(CpuBuffer self, String op, long seq, String signature) {
-        int rank = self.rank();
+    public Post[] awaitPosts(RankRuntime self, String op, long seq, String signature) {
+        int rank = self.rank;
         Post[] out = new Post[ranks];
         long deadline = System.nanoTime() + timeoutNanos;
         synchronized (lock) {
@@ -122,7 +153,7 @@ final class Exchange {
     }
 
     /** This rank has finished reading what {@code post} published. */
-    void markRead(Post post, int reader) {
+    public void markRead(Post post, int reader) {
         synchronized (lock) {
             if (!post.readBy[reader]) {
                 post.readBy[reader] = true;
@@ -135,7 +166,7 @@ final class Exchange {
     }
 
     /** Waits until every rank has read this rank's post (so its inputs may change again). */
-    void awaitReads(CpuBuffer self, String op, Post mine) {
+    public void awaitReads(RankRuntime self, String op, Post mine) {
         long deadline = System.nanoTime() + timeoutNanos;
         synchronized (lock) {
             for (int p = 0; p < ranks; p++) {
@@ -149,7 +180,8 @@ final class Exchange {
         }
     }
 
-    void settleLowLatencyDispatch(int rank, long watermark) {
+    /** Every low-latency dispatch of {@code rank} up to {@code watermark} is received or stale there. */
+    public void settleLowLatencyDispatch(int rank, long watermark) {
         synchronized (lock) {
             if (watermark > llSettled[rank]) {
                 llSettled[rank] = watermark;
@@ -159,7 +191,7 @@ final class Exchange {
     }
 
     /** Waits until every peer has received (or dropped) this rank's low-latency dispatch {@code generation}. */
-    void awaitLowLatencyDispatchSettled(CpuBuffer self, String op, long generation) {
+    public void awaitLowLatencyDispatchSettled(RankRuntime self, String op, long generation) {
         long deadline = System.nanoTime() + timeoutNanos;
         synchronized (lock) {
             for (int p = 0; p < ranks; p++) {
@@ -172,7 +204,8 @@ final class Exchange {
         }
     }
 
-    void settleLowLatencyCombine(int rank, int slot, long seq) {
+    /** {@code rank} received (or dropped) every low-latency combine on {@code slot} up to call {@code seq}. */
+    public void settleLowLatencyCombine(int rank, int slot, long seq) {
         synchronized (lock) {
             if (seq > llcSettled[rank][slot]) {
                 llcSettled[rank][slot] = seq;
@@ -182,7 +215,7 @@ final class Exchange {
     }
 
     /** Waits until every peer has received (or dropped) this rank's low-latency combine call {@code seq} on {@code slot}. */
-    void awaitLowLatencyCombineSettled(CpuBuffer self, String op, int slot, long seq) {
+    public void awaitLowLatencyCombineSettled(RankRuntime self, String op, int slot, long seq) {
         long deadline = System.nanoTime() + timeoutNanos;
         synchronized (lock) {
             for (int p = 0; p < ranks; p++) {
@@ -196,23 +229,23 @@ final class Exchange {
     }
 
     /** One wait step under the lock: fails on abort, close and timeout. */
-    private void waitLocked(CpuBuffer self, String op, int peer, long deadline,
+    private void waitLocked(RankRuntime self, String op, int peer, long deadline,
             java.util.function.Supplier<String> counters) {
         throwIfAborted(self, op);
-        if (group.isClosed()) {
-            throw new IllegalStateException(op + " on rank " + self.rank() + ": the cpu group was closed");
+        if (groupClosed.getAsBoolean()) {
+            throw new IllegalStateException(op + " on rank " + self.rank + ": the cpu group was closed");
         }
         if (self.isClosed()) {
-            throw new IllegalStateException(op + " on rank " + self.rank() + ": EpBuffer of rank " + self.rank()
+            throw new IllegalStateException(op + " on rank " + self.rank + ": EpBuffer of rank " + self.rank
                     + " was closed while it waited");
         }
-        if (peer != self.rank() && closed[peer]) {
-            throw new EpException(op + " on rank " + self.rank() + ": peer " + peer
+        if (peer != self.rank && closed[peer]) {
+            throw new EpException(op + " on rank " + self.rank + ": peer " + peer
                     + " closed its buffer while this rank waited for it (" + counters.get() + ")");
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-            throw new EpTimeoutException(op, self.rank(), peer, counters.get(), timeoutMillis);
+            throw new EpTimeoutException(op, self.rank, peer, counters.get(), timeoutMillis);
         }
         try {
             lock.wait(Math.max(1, left / 1_000_000), 0);
@@ -220,14 +253,14 @@ final class Exchange {
             Thread.currentThread().interrupt();
             // A failing rank aborts the group, then interrupts the others: the abort is the news.
             throwIfAborted(self, op);
-            throw new EpException(op + " on rank " + self.rank() + " was interrupted while waiting for peer " + peer, e);
+            throw new EpException(op + " on rank " + self.rank + " was interrupted while waiting for peer " + peer, e);
         }
     }
 
-    private void throwIfAborted(CpuBuffer self, String op) {
-        Throwable cause = group.abortCause();
+    private void throwIfAborted(RankRuntime self, String op) {
+        Throwable cause = abortCause.get();
         if (cause != null) {
-            throw new EpException(op + " on rank " + self.rank() + " aborted: the group was aborted by " + cause, cause);
+            throw new EpException(op + " on rank " + self.rank + " aborted: the group was aborted by " + cause, cause);
         }
     }
 }

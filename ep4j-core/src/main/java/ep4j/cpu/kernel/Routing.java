@@ -1,4 +1,4 @@
-package ep4j.cpu;
+package ep4j.cpu.kernel;
 
 import ep4j.DType;
 import ep4j.InvalidArgumentException;
@@ -11,11 +11,11 @@ import java.lang.foreign.ValueLayout;
  * DESIGN 2.1. A token that lists the same expert in two of its topk slots selected that expert
  * once: it counts once in tokensPerExpert and is sent once to that expert (low latency).
  */
-final class Routing {
-    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
-    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+public final class Routing {
+    public static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    public static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    public static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private Routing() {
     }
@@ -25,7 +25,7 @@ final class Routing {
      * or an expert in [0, E): the first one that is not is an {@link InvalidArgumentException}
      * naming {@code name[t][k]}.
      */
-    static int[] readTopk(String name, Tensor idx, int numExperts) {
+    public static int[] readTopk(String name, Tensor idx, int numExperts) {
         int k = (int) idx.dim(1);
         int n = Math.toIntExact(idx.numel());
         int[] out = new int[n];
@@ -57,11 +57,18 @@ final class Routing {
                 "-1 or an expert in [0, " + numExperts + ")");
     }
 
-    /** The layout of a routing: per-rank counts, per-expert counts and isTokenInRank. */
-    record Layout(int[] tokensPerRank, int[] tokensPerExpert, byte[] isTokenInRank) {
+    /**
+     * The layout of a routing: per-rank counts, per-expert counts and isTokenInRank.
+     *
+     * @param tokensPerRank   {@code [R]}: tokens with at least one expert on rank j
+     * @param tokensPerExpert {@code [E]}: tokens that selected expert e (once each)
+     * @param isTokenInRank   {@code [T * R]}: 1 where token t goes to rank j
+     */
+    public record Layout(int[] tokensPerRank, int[] tokensPerExpert, byte[] isTokenInRank) {
     }
 
-    static Layout layout(int[] idx, int tokens, int topk, int ranks, int numExperts) {
+    /** The layout of the routing {@code idx [tokens * topk]} over {@code ranks} ranks. */
+    public static Layout layout(int[] idx, int tokens, int topk, int ranks, int numExperts) {
         int local = numExperts / ranks;
         int[] perRank = new int[ranks];
         int[] perExpert = new int[numExperts];
@@ -87,7 +94,7 @@ final class Routing {
     }
 
     /** For each destination rank, the tokens that go there in ascending order. */
-    static int[][] tokensTo(byte[] inRank, int tokens, int ranks) {
+    public static int[][] tokensTo(byte[] inRank, int tokens, int ranks) {
         int[] count = new int[ranks];
         for (int i = 0; i < inRank.length; i++) {
             if (inRank[i] != 0) {
@@ -110,7 +117,7 @@ final class Routing {
     }
 
     /** For each expert, the tokens that selected it (once each), in ascending order. */
-    static int[][] tokensOfExpert(int[] idx, int tokens, int topk, int numExperts) {
+    public static int[][] tokensOfExpert(int[] idx, int tokens, int topk, int numExperts) {
         int[] count = new int[numExperts];
         int[] seen = new int[numExperts];
         for (int t = 0; t < tokens; t++) {
@@ -140,12 +147,13 @@ final class Routing {
         return out;
     }
 
-    static int alignUp(int value, int alignment) {
+    /** {@code value} rounded up to a multiple of {@code alignment} (an int, or an ArithmeticException). */
+    public static int alignUp(int value, int alignment) {
         return Math.toIntExact(((long) value + alignment - 1) / alignment * alignment);
     }
 
     /** Copies rows {@code toks[from..to)} of {@code src} to consecutive rows of {@code dst} from {@code dstRow}, coalescing runs. */
-    static void copyRows(MemorySegment src, long rowBytes, int[] toks, int from, int to, MemorySegment dst, long dstRow) {
+    public static void copyRows(MemorySegment src, long rowBytes, int[] toks, int from, int to, MemorySegment dst, long dstRow) {
         if (rowBytes == 0) {
             return;
         }
@@ -160,30 +168,34 @@ final class Routing {
         }
     }
 
-    static int[] readInts(Tensor t) {
+    /** The values of an int32 host tensor. */
+    public static int[] readInts(Tensor t) {
         int n = Math.toIntExact(t.numel());
         int[] out = new int[n];
         MemorySegment.copy(t.segment(), INT, 0, out, 0, n);
         return out;
     }
 
-    static float[] readFloats(Tensor t) {
+    /** The values of a float32 host tensor. */
+    public static float[] readFloats(Tensor t) {
         int n = Math.toIntExact(t.numel());
         float[] out = new float[n];
         MemorySegment.copy(t.segment(), FLOAT, 0, out, 0, n);
         return out;
     }
 
-    static void writeInts(int[] values, Tensor t) {
+    /** Writes {@code values} at the start of an int32 host tensor. */
+    public static void writeInts(int[] values, Tensor t) {
         MemorySegment.copy(values, 0, t.segment(), INT, 0, values.length);
     }
 
-    static void writeFloats(float[] values, Tensor t) {
+    /** Writes {@code values} at the start of a float32 host tensor. */
+    public static void writeFloats(float[] values, Tensor t) {
         MemorySegment.copy(values, 0, t.segment(), FLOAT, 0, values.length);
     }
 
     /** Writes int indices into an int32 or int64 tensor. */
-    static void writeIndices(int[] values, Tensor t) {
+    public static void writeIndices(int[] values, Tensor t) {
         if (t.dtype() == DType.INT64) {
             long[] wide = new long[values.length];
             for (int i = 0; i < values.length; i++) {

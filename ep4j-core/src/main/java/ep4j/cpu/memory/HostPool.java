@@ -1,4 +1,4 @@
-package ep4j.cpu;
+package ep4j.cpu.memory;
 
 import ep4j.DType;
 import ep4j.Tensor;
@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * of the tensors it takes from here. Closing the pool frees what it holds; memory given back
  * after that is freed at once.
  */
-final class HostPool implements AutoCloseable {
+public final class HostPool implements AutoCloseable {
     /** Bytes the pool keeps at most (beyond that, given-back memory is freed). */
     private static final long MAX_POOLED_BYTES = 512L << 20;
     private static final int MAX_PER_SIZE = 4;
@@ -42,7 +42,7 @@ final class HostPool implements AutoCloseable {
     }
 
     /** A tensor over pooled memory (contents undefined); closing it gives the memory back. */
-    Tensor tensor(DType dtype, long... shape) {
+    public Tensor tensor(DType dtype, long... shape) {
         long bytes = HostMemory.byteSize(dtype, shape);
         Block block = take(bytes, dtype, shape);
         AtomicBoolean given = new AtomicBoolean();

@@ -1,4 +1,4 @@
-package ep4j.cpu;
+package ep4j.cpu.memory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

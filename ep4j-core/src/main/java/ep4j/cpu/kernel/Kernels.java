@@ -1,4 +1,4 @@
-package ep4j.cpu;
+package ep4j.cpu.kernel;
 
 import ep4j.codec.BFloat16;
 import java.lang.foreign.MemorySegment;
@@ -8,12 +8,12 @@ import java.lang.foreign.MemorySegment;
  * Java arrays that the JIT vectorizes. Rows move between memory segments and the arrays with
  * bulk copies.
  */
-final class Kernels {
+public final class Kernels {
     private Kernels() {
     }
 
     /** {@code acc[h] += bf16(row)[h]} for the bf16 row at byte {@code offset} of {@code seg}. */
-    static void addRow(MemorySegment seg, long offset, short[] tmp, float[] acc, int hidden) {
+    public static void addRow(MemorySegment seg, long offset, short[] tmp, float[] acc, int hidden) {
         MemorySegment.copy(seg, Routing.SHORT, offset, tmp, 0, hidden);
         for (int h = 0; h < hidden; h++) {
             acc[h] += Float.intBitsToFloat(tmp[h] << 16);
@@ -21,7 +21,7 @@ final class Kernels {
     }
 
     /** {@code acc[h] = fma(w, bf16(row)[h], acc[h])} for the bf16 row at byte {@code offset} of {@code seg}. */
-    static void fmaRow(MemorySegment seg, long offset, float w, short[] tmp, float[] acc, int hidden) {
+    public static void fmaRow(MemorySegment seg, long offset, float w, short[] tmp, float[] acc, int hidden) {
         MemorySegment.copy(seg, Routing.SHORT, offset, tmp, 0, hidden);
         for (int h = 0; h < hidden; h++) {
             acc[h] = Math.fma(w, Float.intBitsToFloat(tmp[h] << 16), acc[h]);
@@ -29,7 +29,7 @@ final class Kernels {
     }
 
     /** Rounds {@code acc} to bf16 once (round to nearest even) into the row at byte {@code offset} of {@code out}. */
-    static void storeRow(float[] acc, short[] tmp, MemorySegment out, long offset, int hidden) {
+    public static void storeRow(float[] acc, short[] tmp, MemorySegment out, long offset, int hidden) {
         for (int h = 0; h < hidden; h++) {
             tmp[h] = BFloat16.fromFloat(acc[h]);
         }

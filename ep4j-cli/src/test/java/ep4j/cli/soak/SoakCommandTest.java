@@ -1,0 +1,116 @@
+package ep4j.cli.soak;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ep4j.cli.ChildRun;
+import ep4j.cli.CliRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ep4j soak} on the CPU backend: a short run through the real launcher (which turns on
+ * native memory tracking) passes with flat memory; an injected mismatch and an injected leak
+ * each fail the run with one line that says what and where; a mismatch's seed reproduces its step.
+ */
+class SoakCommandTest {
+    private static final Pattern STEPS = Pattern.compile("(?m)^steps: (\\d+) in [0-9.]+ min, mismatches: 0$");
+
+    @TempDir
+    Path dir;
+
+    /** Runs bin/ep4j in a child JVM, as a user does (see LauncherTest). */
+    private ChildRun launch(String... args) throws Exception {
+        Path script = Path.of("").toAbsolutePath().resolveSibling("bin").resolve("ep4j");
+        assertTrue(Files.isExecutable(script), "bin/ep4j at " + script);
+        List<String> cmd = new ArrayList<>(List.of(script.toString()));
+        cmd.addAll(List.of(args));
+        return ChildRun.of(dir, Map.of("JAVA_HOME", System.getProperty("java.home"), "EP4J_CLASSPATH",
+                ChildRun.classPath()), cmd);
+    }
+
+    @Test
+    void aShortCpuSoakPassesWithFlatMemory() throws Exception {
+        ChildRun r = launch("soak", "--minutes", "0.05", "--backend", "cpu", "--ranks", "2", "--seed", "5");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("", r.err(), "no progress bar when stderr is not a terminal, no error: " + r);
+        String out = r.out();
+        assertTrue(out.startsWith("ep4j soak: backend cpu against a second group of the cpu backend (the reference),"
+                + " 2 ranks, seed 5, for 0.05 min\n"), out);
+        assertTrue(out.contains("\nnote: the cpu backend against itself finds nondeterminism"), out);
+        assertTrue(out.matches("(?s).*\nmemory at start: native [0-9.]+ KiB \\(NMT Other.*"), "native memory tracked: " + out);
+        Matcher m = STEPS.matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(Long.parseLong(m.group(1)) >= 10, "a few seconds run many steps: " + out);
+        assertTrue(out.contains("\nmodes: ") && out.contains("low-latency") && out.contains("normal"), out);
+        assertTrue(out.contains("(change: native +0 B, resident "), "memory flat: " + out);
+        assertTrue(out.strip().endsWith("ep4j soak: passed (" + m.group(1) + " steps bit-identical to the cpu reference,"
+                + " native memory flat)"), out);
+    }
+
+    @Test
+    void anInjectedMismatchFailsTheRunNamingTheStepTheCaseAndTheOutput() {
+        CliRun r = CliRun.of("soak", "--steps", "6", "--backend", "cpu", "--ranks", "2", "--seed", "40",
+                "--inject-mismatch-at", "4");
+        assertEquals(1, r.code(), r.toString());
+        List<String> err = r.err().strip().lines().toList();
+        assertEquals(1, err.size(), r.toString());
+        String line = err.get(0);
+        assertTrue(line.startsWith("ep4j: error: 1 mismatch in 6 steps; the first: mismatch at step 4 (case seed 44: "),
+                line);
+        SoakCase c = SoakCase.draw(44, 2);
+        assertTrue(line.contains("(case " + c.describe() + "): rank 0, "), "the case in full: " + line);
+        assertTrue(line.matches(".*: rank 0, [A-Za-z -]+ \\w+\\[[0-9, ]+\\]: first difference at element \\[[0-9, ]+\\]: cpu \\S+"
+                + ".*, the cpu reference \\S+.*"), "the output, the element and both values: " + line);
+        assertTrue(line.endsWith("reproduce with: ep4j soak --backend cpu --ranks 2 --seed 44 --steps 1 (the run up to it:"
+                + " --seed 40 --steps 5)"), line);
+        assertFalse(r.err().contains("\tat "), r.toString());
+        assertTrue(r.out().contains("\nmismatch at step 4 (case seed 44"), "printed as it happens: " + r);
+        assertTrue(r.out().contains("\nsteps: 6 in ") && r.out().contains("mismatches: 1"), r.toString());
+
+        // The printed seed runs the same case again, and without the hook it passes.
+        CliRun again = CliRun.of("soak", "--backend", "cpu", "--ranks", "2", "--seed", "44", "--steps", "1");
+        assertEquals(0, again.code(), again.toString());
+        assertTrue(again.out().contains("steps: 1 in ") && again.out().contains("\nmodes: " + c.mode() + " 1\n"),
+                again.toString());
+    }
+
+    @Test
+    void anInjectedLeakFailsTheRun() throws Exception {
+        ChildRun r = launch("soak", "--steps", "5", "--backend", "cpu", "--ranks", "2", "--seed", "9",
+                "--inject-leak-at", "2");
+        assertEquals(1, r.code(), r.toString());
+        List<String> err = r.err().strip().lines().toList();
+        assertEquals(1, err.size(), r.toString());
+        assertTrue(err.get(0).startsWith("ep4j: error: native memory leak: 4.0 MiB more in use after the run than before"
+                + " it ("), r.toString());
+        assertTrue(err.get(0).endsWith("with every buffer, result and tensor closed; expected at most 1.0 MiB more"),
+                r.toString());
+        assertTrue(r.out().contains("mismatches: 0"), r.toString());
+    }
+
+    @Test
+    void badOptionsAreUsageErrors() {
+        CliRun zero = CliRun.of("soak", "--minutes", "0");
+        assertEquals(2, zero.code(), zero.toString());
+        assertTrue(zero.err().contains("--minutes must be > 0"), zero.toString());
+        CliRun backend = CliRun.of("soak", "--backend", "gpu");
+        assertEquals(2, backend.code(), backend.toString());
+        assertTrue(backend.err().contains("--backend must be auto, cpu or cuda, not 'gpu'"), backend.toString());
+        CliRun steps = CliRun.of("soak", "--steps", "-3");
+        assertEquals(2, steps.code(), steps.toString());
+        CliRun help = CliRun.of("soak", "--help");
+        assertEquals(0, help.code(), help.toString());
+        String text = help.out().replaceAll("\\s+", " ");
+        assertTrue(text.contains("second, independently run CPU group") && text.contains("--seed=SEED"), help.toString());
+        assertFalse(help.out().contains("--inject"), "test hooks stay hidden: " + help);
+    }
+}

@@ -1,0 +1,120 @@
+package ep4j.cpu.control;
+
+import ep4j.BufferSpec;
+import ep4j.EpBuffer;
+import ep4j.EpException;
+import ep4j.OwnedResult;
+import ep4j.cpu.memory.HostPool;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What every path of one CPU rank's buffer shares: who the rank is, what the buffer was sized
+ * for, the exchange with its peers, the memory of its results and the results it still owns,
+ * and the numbering of its collective calls. The paths run under this object's monitor (one
+ * call of the rank at a time; a low-latency hook may come from another thread).
+ */
+public final class RankRuntime {
+    /** The buffer the API sees: results and handles name it as their owner. */
+    public final EpBuffer owner;
+    /** This rank. */
+    public final int rank;
+    /** The group size. */
+    public final int ranks;
+    /** What the buffer was sized for. */
+    public final BufferSpec spec;
+    /** The rendezvous with the peers. */
+    public final Exchange exchange;
+    /** Memory of the results this rank hands out. */
+    public final HostPool pool = new HostPool();
+
+    private final List<AutoCloseable> results = new ArrayList<>();
+    private final Object closeLock = new Object();
+    private volatile boolean closed;
+    /** Collective calls posted by this rank. */
+    private long seq;
+
+    /**
+     * The runtime of rank {@code rank}.
+     *
+     * @param owner    the buffer of the rank
+     * @param exchange shared by the ranks of the buffer set
+     * @param rank     this rank
+     * @param ranks    the group size
+     * @param spec     the concluded spec
+     */
+    public RankRuntime(EpBuffer owner, Exchange exchange, int rank, int ranks, BufferSpec spec) {
+        this.owner = owner;
+        this.exchange = exchange;
+        this.rank = rank;
+        this.ranks = ranks;
+        this.spec = spec;
+    }
+
+    /** The number of this rank's next collective call (posts are numbered 1, 2, ... without gaps). */
+    public long nextCall() {
+        return ++seq;
+    }
+
+    /** Whether the buffer was closed. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Throws {@link IllegalStateException} once the buffer was closed. */
+    public void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("EpBuffer of rank " + rank + " (cpu) is closed");
+        }
+    }
+
+    /** Marks the buffer closed; false when it was already. */
+    public boolean markClosed() {
+        synchronized (closeLock) {
+            if (closed) {
+                return false;
+            }
+            closed = true;
+            return true;
+        }
+    }
+
+    /** Keeps {@code result} to close with the buffer (closed ones are forgotten now and then). */
+    public void track(AutoCloseable result) {
+        synchronized (results) {
+            if (results.size() >= 64) {
+                results.removeIf(r -> r instanceof OwnedResult o && o.isClosed());
+            }
+            results.add(result);
+        }
+    }
+
+    /**
+     * Closes every result still tracked, then the pool, then {@code more}; each is closed even
+     * when one fails, and the first failure is thrown with the others suppressed.
+     */
+    public void closeAll(AutoCloseable... more) {
+        List<AutoCloseable> owned;
+        synchronized (results) {
+            owned = new ArrayList<>(results);
+            results.clear();
+        }
+        owned.add(pool);
+        owned.addAll(List.of(more));
+        RuntimeException first = null;
+        for (AutoCloseable r : owned) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException re ? re : new EpException("close failed", e);
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}

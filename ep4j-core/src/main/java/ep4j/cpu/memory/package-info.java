@@ -1,0 +1,2 @@
+/** Host memory of the CPU backend's results. */
+package ep4j.cpu.memory;
