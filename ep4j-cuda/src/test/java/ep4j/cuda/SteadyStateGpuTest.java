@@ -38,25 +38,38 @@ class SteadyStateGpuTest {
             "cuMemHostAlloc", "cuModuleLoadData", "cuModuleLoad", "cuCtxSynchronize", "cuStreamSynchronize",
             "cuEventSynchronize", "cuMemcpyDtoH_v2", "cuMemcpyHtoD_v2");
 
-    private static void steps(EpGroup g, EpBuffers b, int steps, Cases.Case c, RoutingCase n) {
+    /** Uploads a rank's inputs once; the steps reuse them. */
+    private record Inputs(Tensor x, Tensor idx, Tensor w, Tensor nx, Tensor nidx, Tensor nw) implements AutoCloseable {
+        static Inputs of(EpGroup g, int rank, Cases.Case c, RoutingCase n) {
+            return new Inputs(g.upload(rank, c.x(rank)), g.upload(rank, c.topkIdx(rank)),
+                    g.upload(rank, c.topkWeights(rank)), g.upload(rank, n.x(rank)), g.upload(rank, n.topkIdx(rank)),
+                    g.upload(rank, n.topkWeights(rank)));
+        }
+
+        @Override
+        public void close() {
+            for (Tensor t : new Tensor[] {x, idx, w, nx, nidx, nw}) {
+                t.close();
+            }
+        }
+    }
+
+    private static void steps(EpGroup g, EpBuffers b, int steps, Cases.Case c, RoutingCase n, List<Inputs> in) {
         g.onEachRank(rank -> {
             EpBuffer buf = b.rank(rank);
-            try (Tensor x = g.upload(rank, c.x(rank)); Tensor idx = g.upload(rank, c.topkIdx(rank));
-                    Tensor w = g.upload(rank, c.topkWeights(rank)); Tensor nx = g.upload(rank, n.x(rank));
-                    Tensor nidx = g.upload(rank, n.topkIdx(rank)); Tensor nw = g.upload(rank, n.topkWeights(rank))) {
-                for (int i = 0; i < steps; i++) {
-                    // Four calls a step: two low-latency, two normal (a layout every 8 steps).
-                    try (LowLatencyDispatched d = buf.lowLatencyDispatch(LowLatencyDispatchArgs.of(x, idx, c.experts).fp8());
-                            LowLatencyCombined o = buf.lowLatencyCombine(LowLatencyCombineArgs.of(
-                                    buf.lowLatencyCombineInput(d.handle()), idx, w, d.handle()).zeroCopy(true))) {
+            Inputs t = in.get(rank);
+            for (int i = 0; i < steps; i++) {
+                // Two low-latency calls a step, and every 8 steps a layout and two normal calls.
+                try (LowLatencyDispatched d = buf.lowLatencyDispatch(LowLatencyDispatchArgs.of(t.x(), t.idx(), c.experts).fp8());
+                        LowLatencyCombined o = buf.lowLatencyCombine(LowLatencyCombineArgs.of(
+                                buf.lowLatencyCombineInput(d.handle()), t.idx(), t.w(), d.handle()).zeroCopy(true))) {
+                    o.event().await();
+                }
+                if (i % 8 == 0) {
+                    try (DispatchLayout l = buf.layout(t.nidx(), n.experts());
+                            Dispatched d = buf.dispatch(DispatchArgs.of(t.nx()).topk(t.nidx(), t.nw()).layout(l));
+                            Combined o = buf.combine(CombineArgs.of(d.x(), d.handle()))) {
                         o.event().await();
-                    }
-                    if (i % 8 == 0) {
-                        try (DispatchLayout l = buf.layout(nidx, n.experts());
-                                Dispatched d = buf.dispatch(DispatchArgs.of(nx).topk(nidx, nw).layout(l));
-                                Combined o = buf.combine(CombineArgs.of(d.x(), d.handle()))) {
-                            o.event().await();
-                        }
                     }
                 }
             }
@@ -71,10 +84,14 @@ class SteadyStateGpuTest {
         RoutingCase n = RoutingCase.of(ranks, 32, 2048, 8, 256, 4);
         BufferSpec spec = BufferSpec.normal(2048, 256).lowLatency(64, 32).maxTopk(8).timeout(Duration.ofSeconds(10));
         try (EpGroup g = GpuRequired.group(ranks); EpBuffers b = g.allocate(spec)) {
-            steps(g, b, 100, c, n); // warm: pools grown, every kernel launched once
+            List<Inputs> in = new java.util.ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                in.add(Inputs.of(g, r, c, n));
+            }
+            steps(g, b, 100, c, n, in); // warm: pools grown, every kernel launched once
             Map<String, Long> before = DriverCalls.snapshot();
             int steps = 10_000 / 2 / ranks;
-            steps(g, b, steps, c, n);
+            steps(g, b, steps, c, n, in);
             Map<String, Long> during = new TreeMap<>(DriverCalls.since(before));
             for (String call : FORBIDDEN) {
                 assertEquals(0L, during.getOrDefault(call, 0L), call + " during " + steps * 2 * ranks
@@ -83,6 +100,7 @@ class SteadyStateGpuTest {
             // And the calls happened: launches were counted.
             assertTrue(during.getOrDefault("cuLaunchKernel", 0L) >= steps * 2L * ranks, during.toString());
             System.out.println("driver calls over " + steps + " steps of " + ranks + " ranks: " + during);
+            in.forEach(Inputs::close);
         }
     }
 }
