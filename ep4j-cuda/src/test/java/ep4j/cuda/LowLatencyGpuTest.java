@@ -197,6 +197,7 @@ class LowLatencyGpuTest {
             Tensor yA = keep(owned, upload(g, rank, hostY(c, rank, maxTokens, 1)));
             Tensor yB = keep(owned, upload(g, rank, hostY(c, rank, maxTokens, 2)));
             Tensor yC = keep(owned, upload(g, rank, hostY(c, rank, maxTokens, 3)));
+            Tensor target = keep(owned, g.allocate(rank, DType.BF16, c.tokens[rank], c.hidden));
 
             // Two dispatches in flight (both slots), received out of order through hooks.
             LowLatencyDispatched dA = buf.lowLatencyDispatch(args(x, idx, c.experts, m.a(), m.hookA()));
@@ -229,8 +230,10 @@ class LowLatencyGpuTest {
             LowLatencyDispatched dC = buf.lowLatencyDispatch(args(x, idx, c.experts, m.c(), false));
             out.put("stale", new byte[] {(byte) (dA.handle().isValid() ? 1 : 0), (byte) (dB.handle().isValid() ? 1 : 0)});
             record(out, g, "C", dC, c, maxTokens);
-            try (Tensor target = g.allocate(rank, DType.BF16, c.tokens[rank], c.hidden);
-                    LowLatencyCombined cC = buf.lowLatencyCombine(
+            // Allocated up front and freed after the last call: cuMemFree waits for every kernel on
+            // the GPU, and where ranks share one, another rank's kernel may be waiting for this
+            // rank's next call (the rule in StressGpuTest's comment).
+            try (LowLatencyCombined cC = buf.lowLatencyCombine(
                             LowLatencyCombineArgs.of(yC, idx, w, dC.handle()).out(target).returnRecvHook(true))) {
                 cC.hook().receive().await();
                 put(out, g, "combineC", target);
