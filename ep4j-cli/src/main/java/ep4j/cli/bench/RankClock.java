@@ -15,6 +15,8 @@ import java.util.concurrent.TimeoutException;
 public final class RankClock {
     private final CyclicBarrier startBarrier;
     private final CyclicBarrier stopBarrier;
+    private final SpinBarrier spinStart;
+    private final SpinBarrier spinStop;
     private final long[] samples;
     private final Runnable onSample;
     private final long timeoutSeconds;
@@ -34,8 +36,8 @@ public final class RankClock {
         this.samples = new long[capacity];
         this.onSample = onSample;
         this.timeoutSeconds = timeoutSeconds;
-        this.startBarrier = new CyclicBarrier(ranks, () -> t0 = System.nanoTime());
-        this.stopBarrier = new CyclicBarrier(ranks, () -> {
+        Runnable started = () -> t0 = System.nanoTime();
+        Runnable stopped = () -> {
             long dt = System.nanoTime() - t0;
             if (count < samples.length) {
                 samples[count] = dt;
@@ -44,29 +46,43 @@ public final class RankClock {
             if (this.onSample != null) {
                 this.onSample.run();
             }
-        });
+        };
+        boolean spin = ranks <= Runtime.getRuntime().availableProcessors();
+        this.startBarrier = spin ? null : new CyclicBarrier(ranks, started);
+        this.stopBarrier = spin ? null : new CyclicBarrier(ranks, stopped);
+        this.spinStart = spin ? new SpinBarrier(ranks, started) : null;
+        this.spinStop = spin ? new SpinBarrier(ranks, stopped) : null;
     }
 
     public void start() {
-        await(startBarrier);
+        await(startBarrier, spinStart);
     }
 
     public void stop() {
-        await(stopBarrier);
+        await(stopBarrier, spinStop);
     }
 
     /** A barrier without a sample, e.g. between setup steps. */
     public void sync() {
-        await(startBarrier);
+        await(startBarrier, spinStart);
     }
 
     /** Makes every rank waiting here fail at once (call it when one rank failed). */
     public void breakAll() {
-        startBarrier.reset();
-        stopBarrier.reset();
+        if (spinStart != null) {
+            spinStart.breakAll();
+            spinStop.breakAll();
+        } else {
+            startBarrier.reset();
+            stopBarrier.reset();
+        }
     }
 
-    private void await(CyclicBarrier b) {
+    private void await(CyclicBarrier b, SpinBarrier spin) {
+        if (spin != null) {
+            spin.await(timeoutSeconds * 1_000_000_000L);
+            return;
+        }
         try {
             b.await(timeoutSeconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
