@@ -1,5 +1,6 @@
 package ep4j;
 
+import ep4j.spi.Closing;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -52,20 +53,6 @@ public abstract sealed class OwnedResult implements AutoCloseable
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        RuntimeException first = null;
-        for (AutoCloseable c : owned) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e instanceof RuntimeException re ? re : new EpException("close failed", e);
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Closing.closeAllOrThrow(owned);
     }
 }

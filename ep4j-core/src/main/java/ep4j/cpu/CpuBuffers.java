@@ -1,5 +1,6 @@
 package ep4j.cpu;
 
+import ep4j.spi.Closing;
 import ep4j.BufferSpec;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
@@ -58,20 +59,6 @@ final class CpuBuffers implements EpBuffers {
 
     @Override
     public void close() {
-        RuntimeException first = null;
-        for (EpBuffer b : buffers) {
-            try {
-                b.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Closing.closeAllOrThrow(buffers);
     }
 }

@@ -1,5 +1,6 @@
 package ep4j.cpu;
 
+import ep4j.spi.Closing;
 import ep4j.BufferSpec;
 import ep4j.DType;
 import ep4j.EpBuffers;
@@ -141,18 +142,7 @@ public final class CpuGroup implements EpGroup {
         for (CpuBuffers b : buffers) {
             b.exchange().wake();
         }
-        RuntimeException first = null;
-        for (CpuBuffers b : List.copyOf(buffers)) {
-            try {
-                b.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
+        RuntimeException first = Closing.closeAll(List.copyOf(buffers));
         buffers.clear();
         if (first != null) {
             throw first;

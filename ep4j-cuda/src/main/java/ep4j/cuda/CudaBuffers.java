@@ -8,6 +8,7 @@ import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.memory.HeapLayout;
 import ep4j.cuda.memory.SymmetricHeap;
+import ep4j.spi.Closing;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,15 +57,9 @@ final class CudaBuffers implements ep4j.EpBuffers {
                 made.add(new CudaBuffer(rt, lowLatencyBlocks));
             }
         } catch (RuntimeException | Error e) {
-            RuntimeException closing = closeAll(made);
-            if (closing != null) {
-                e.addSuppressed(closing);
-            }
-            try {
-                h.close();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            List<AutoCloseable> undo = new ArrayList<>(made);
+            undo.add(h);
+            Closing.closeAllInto(e, undo.toArray(AutoCloseable[]::new));
             throw e;
         }
         this.heap = h;
@@ -97,39 +92,15 @@ final class CudaBuffers implements ep4j.EpBuffers {
      */
     @Override
     public void close() {
-        RuntimeException first = closeAll(buffers);
+        List<AutoCloseable> all = new ArrayList<>(buffers);
         if (!heap.isClosed()) {
-            try {
-                heap.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
+            all.add(heap); // after the buffers: each synchronizes its stream first
         }
+        RuntimeException first = Closing.closeAll(all);
         group.forget(this);
         if (first != null) {
             throw first;
         }
-    }
-
-    /** Closes each buffer; returns the first failure with the later ones suppressed, or null. */
-    private static RuntimeException closeAll(List<EpBuffer> list) {
-        RuntimeException first = null;
-        for (EpBuffer b : list) {
-            try {
-                b.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        return first;
     }
 
     @Override

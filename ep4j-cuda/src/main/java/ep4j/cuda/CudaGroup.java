@@ -1,5 +1,6 @@
 package ep4j.cuda;
 
+import ep4j.spi.Closing;
 import ep4j.AllocationException;
 import ep4j.BufferSpec;
 import ep4j.DType;
@@ -173,18 +174,7 @@ final class CudaGroup implements EpGroup {
             return;
         }
         closed = true;
-        RuntimeException first = null;
-        for (CudaBuffers b : List.copyOf(buffers)) {
-            try {
-                b.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
+        RuntimeException first = Closing.closeAll(List.copyOf(buffers));
         for (int r = 0; r < contexts.length; r++) {
             if (kernels[r] != null) {
                 contexts[r].makeCurrent();

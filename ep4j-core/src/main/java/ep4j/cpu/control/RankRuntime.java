@@ -1,8 +1,8 @@
 package ep4j.cpu.control;
 
+import ep4j.spi.Closing;
 import ep4j.BufferSpec;
 import ep4j.EpBuffer;
-import ep4j.EpException;
 import ep4j.OwnedResult;
 import ep4j.cpu.memory.HostPool;
 import java.util.ArrayList;
@@ -101,20 +101,6 @@ public final class RankRuntime {
         }
         owned.add(pool);
         owned.addAll(List.of(more));
-        RuntimeException first = null;
-        for (AutoCloseable r : owned) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e instanceof RuntimeException re ? re : new EpException("close failed", e);
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Closing.closeAllOrThrow(owned);
     }
 }

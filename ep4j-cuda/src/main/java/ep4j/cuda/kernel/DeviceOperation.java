@@ -2,26 +2,24 @@ package ep4j.cuda.kernel;
 
 /** Which operation's kernel wrote an error record (contract.cuh: Operation). */
 public enum DeviceOperation implements ContractEnum {
-    LAYOUT("kOpLayout", 1, "layout"),
-    NOTIFY("kOpNotify", 2, "dispatch (count exchange)"),
-    DISPATCH("kOpDispatch", 3, "dispatch"),
-    COMBINE("kOpCombine", 4, "combine"),
-    LL_DISPATCH("kOpLlDispatch", 5, "lowLatencyDispatch"),
-    LL_COMBINE("kOpLlCombine", 6, "lowLatencyCombine");
+    LAYOUT(1, "layout"),
+    NOTIFY(2, "dispatch (count exchange)"),
+    DISPATCH(3, "dispatch"),
+    COMBINE(4, "combine"),
+    LL_DISPATCH(5, "lowLatencyDispatch"),
+    LL_COMBINE(6, "lowLatencyCombine");
 
-    private final String cName;
     private final int value;
     private final String description;
 
-    DeviceOperation(String cName, int value, String description) {
-        this.cName = cName;
+    DeviceOperation(int value, String description) {
         this.value = value;
         this.description = description;
     }
 
     @Override
-    public String cName() {
-        return cName;
+    public String cPrefix() {
+        return "kOp";
     }
 
     @Override

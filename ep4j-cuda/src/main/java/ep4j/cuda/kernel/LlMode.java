@@ -4,22 +4,20 @@ import ep4j.codec.Fp8Mode;
 
 /** The data format of a low-latency dispatch (contract.cuh: LlMode). */
 public enum LlMode implements ContractEnum {
-    BF16("kLlBf16", 0),
-    FP8("kLlFp8", 1),
-    FP8_ROUND_SCALE("kLlFp8RoundScale", 2),
-    FP8_UE8M0("kLlFp8Ue8m0", 3);
+    BF16(0),
+    FP8(1),
+    FP8_ROUND_SCALE(2),
+    FP8_UE8M0(3);
 
-    private final String cName;
     private final int value;
 
-    LlMode(String cName, int value) {
-        this.cName = cName;
+    LlMode(int value) {
         this.value = value;
     }
 
     @Override
-    public String cName() {
-        return cName;
+    public String cPrefix() {
+        return "kLl";
     }
 
     @Override

@@ -2,21 +2,19 @@ package ep4j.cuda.kernel;
 
 /** Which half of a low-latency call a launch runs (contract.cuh: LlPhase). */
 public enum LlPhase implements ContractEnum {
-    SEND_AND_RECEIVE("kLlSendAndReceive", 0),
-    SEND("kLlSend", 1),
-    RECEIVE("kLlReceive", 2);
+    SEND_AND_RECEIVE(0),
+    SEND(1),
+    RECEIVE(2);
 
-    private final String cName;
     private final int value;
 
-    LlPhase(String cName, int value) {
-        this.cName = cName;
+    LlPhase(int value) {
         this.value = value;
     }
 
     @Override
-    public String cName() {
-        return cName;
+    public String cPrefix() {
+        return "kLl";
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import ep4j.spi.Closing;
 
 /**
  * Stream-ordered device memory for one device: blocks allocated and freed in the order of a
@@ -51,7 +52,7 @@ public final class StreamPool implements AutoCloseable {
         try {
             pool.setReleaseThreshold(-1L); // UINT64_MAX: keep every freed byte cached
         } catch (RuntimeException | Error e) {
-            Closeables.closeAll(e, pool);
+            Closing.closeAllInto(e, pool);
             throw e;
         }
         return new StreamPool(pool, context.device());
@@ -123,7 +124,7 @@ public final class StreamPool implements AutoCloseable {
             outstanding.clear();
             outstandingBytes = 0;
         }
-        RuntimeException poolFailure = Closeables.closeAll(null, pool);
+        RuntimeException poolFailure = Closing.closeAll(pool);
         if (poolFailure != null) {
             failures.add(poolFailure);
         }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import ep4j.spi.Closing;
 
 /**
  * The symmetric memory of a group of ranks in one JVM: one {@link SymmetricMemory} per rank, all
@@ -62,7 +63,7 @@ public final class SymmetricHeap implements AutoCloseable {
                 made.add(SymmetricMemory.allocate(c, size, devices));
             }
         } catch (RuntimeException | Error e) {
-            Closeables.closeAll(e, made.reversed().toArray(AutoCloseable[]::new));
+            Closing.closeAllInto(e, made.reversed().toArray(AutoCloseable[]::new));
             throw e;
         }
         return new SymmetricHeap(made, size);
@@ -111,7 +112,7 @@ public final class SymmetricHeap implements AutoCloseable {
             }
             closed = true;
         }
-        RuntimeException failure = Closeables.closeAll(null, ranks.toArray(AutoCloseable[]::new));
+        RuntimeException failure = Closing.closeAll(ranks.toArray(AutoCloseable[]::new));
         if (failure != null) {
             throw failure;
         }

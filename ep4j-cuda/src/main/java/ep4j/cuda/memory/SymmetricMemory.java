@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import ep4j.spi.Closing;
 
 /**
  * One rank's communication memory (DESIGN section 3, "Symmetric memory, fixed at creation"):
@@ -97,7 +98,7 @@ public final class SymmetricMemory implements AutoCloseable {
             }
             return new SymmetricMemory(context, memory, range, mapping);
         } catch (RuntimeException | Error e) {
-            Closeables.closeAll(e, mapping, memory, range);
+            Closing.closeAllInto(e, mapping, memory, range);
             throw e;
         }
     }
@@ -128,7 +129,7 @@ public final class SymmetricMemory implements AutoCloseable {
             mapping.setAccess(List.of(context.device()));
             return new SymmetricMemory(context, memory, range, mapping);
         } catch (RuntimeException | Error e) {
-            Closeables.closeAll(e, mapping, memory, range);
+            Closing.closeAllInto(e, mapping, memory, range);
             throw e;
         }
     }
@@ -183,7 +184,7 @@ public final class SymmetricMemory implements AutoCloseable {
             }
             closed = true;
         }
-        RuntimeException failure = Closeables.closeAll(null, mapping, memory, range);
+        RuntimeException failure = Closing.closeAll(mapping, memory, range);
         if (failure != null) {
             throw failure;
         }

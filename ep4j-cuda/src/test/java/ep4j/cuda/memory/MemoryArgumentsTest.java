@@ -44,26 +44,4 @@ class MemoryArgumentsTest {
         assertEquals("contexts[0]", e.argument());
         assertTrue(e.getMessage().contains("an open context"), e.getMessage());
     }
-
-    @Test
-    void closingTheFirstFailureCarriesTheRest() {
-        int[] closed = new int[1];
-        AutoCloseable ok = () -> closed[0]++;
-        AutoCloseable bad1 = () -> {
-            throw new IllegalStateException("one");
-        };
-        AutoCloseable bad2 = () -> {
-            throw new IllegalStateException("two");
-        };
-        RuntimeException first = Closeables.closeAll(null, bad1, ok, null, bad2, ok);
-        assertEquals("one", first.getMessage());
-        assertEquals(1, first.getSuppressed().length);
-        assertEquals("two", first.getSuppressed()[0].getMessage());
-        assertEquals(2, closed[0], "every part is closed, failures or not");
-        RuntimeException pending = new RuntimeException("creation failed");
-        assertEquals(null, Closeables.closeAll(pending, bad1, ok, bad2));
-        assertEquals(2, pending.getSuppressed().length);
-        assertEquals(3, closed[0]);
-        assertEquals(null, Closeables.closeAll(null, ok));
-    }
 }
