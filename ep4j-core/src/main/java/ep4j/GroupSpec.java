@@ -1,5 +1,10 @@
 package ep4j;
 
+import ep4j.spi.Rendezvous;
+import java.util.Objects;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
 /**
  * How to form a group ({@link EpGroup#open}): which backend and how many ranks. Fluent setters,
  * then {@link #conclude()}; a concluded spec no longer changes.
@@ -13,6 +18,9 @@ public final class GroupSpec {
     private String backend = AUTO;
     private int ranks = 1;
     private int gpus;
+    private int processRank = -1;
+    private int localRank = -1;
+    private @Nullable Supplier<Rendezvous> rendezvous;
     private boolean concluded;
 
     private GroupSpec() {
@@ -63,6 +71,64 @@ public final class GroupSpec {
     }
 
     /**
+     * Makes this a group spread over processes, one rank each (one process per GPU, as
+     * torchrun, Slurm or mpirun start them): this process drives rank {@code rank} of
+     * {@link #size()} ranks, and the processes meet through {@code rendezvous} while the group
+     * and its buffers are set up.
+     *
+     * @param rank       this process's rank, 0 to {@code size() - 1}
+     * @param localRank  its rank among the processes of this host (the GPU it uses), {@code >= 0}
+     * @param rendezvous connects to the job's store when the backend forms the group (called once)
+     * @return this spec
+     * @throws IllegalStateException when the spec was concluded
+     */
+    public GroupSpec process(int rank, int localRank, Supplier<Rendezvous> rendezvous) {
+        if (concluded) {
+            throw new IllegalStateException("GroupSpec was concluded and can no longer change");
+        }
+        this.processRank = rank;
+        this.localRank = localRank;
+        this.rendezvous = Objects.requireNonNull(rendezvous, "rendezvous");
+        return this;
+    }
+
+    /**
+     * Whether the ranks are spread over processes ({@link #process}).
+     *
+     * @return true for one rank per process
+     */
+    public boolean isMultiProcess() {
+        return rendezvous != null;
+    }
+
+    /**
+     * The rank this process drives, in a multi-process group.
+     *
+     * @return the rank, or -1 when one process drives every rank
+     */
+    public int processRank() {
+        return processRank;
+    }
+
+    /**
+     * This process's rank among those of its host (which GPU it uses), in a multi-process group.
+     *
+     * @return the local rank, or -1 when one process drives every rank
+     */
+    public int localRank() {
+        return localRank;
+    }
+
+    /**
+     * How this process reaches the job's store, in a multi-process group.
+     *
+     * @return the connector, or null when one process drives every rank
+     */
+    public @Nullable Supplier<Rendezvous> rendezvous() {
+        return rendezvous;
+    }
+
+    /**
      * Validates every field and freezes the spec; twice is harmless.
      *
      * @return this spec
@@ -77,6 +143,12 @@ public final class GroupSpec {
         }
         if (backend == null || backend.isBlank()) {
             throw new InvalidArgumentException("backend", backend, "\"auto\", \"cpu\" or \"cuda\"");
+        }
+        if (rendezvous != null && (processRank < 0 || processRank >= ranks)) {
+            throw new InvalidArgumentException("processRank", processRank, "0 to ranks - 1 (" + (ranks - 1) + ")");
+        }
+        if (rendezvous != null && localRank < 0) {
+            throw new InvalidArgumentException("localRank", localRank, "a rank >= 0 among this host's processes");
         }
         concluded = true;
         return this;
@@ -116,6 +188,7 @@ public final class GroupSpec {
      */
     @Override
     public String toString() {
-        return "GroupSpec[backend=" + backend + ", ranks=" + ranks + (gpus == 0 ? "" : ", gpus=" + gpus) + "]";
+        return "GroupSpec[backend=" + backend + ", ranks=" + ranks + (gpus == 0 ? "" : ", gpus=" + gpus)
+                + (rendezvous == null ? "" : ", process rank " + processRank + " (local " + localRank + ")") + "]";
     }
 }

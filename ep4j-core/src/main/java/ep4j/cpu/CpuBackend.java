@@ -22,6 +22,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public String unavailableReason(GroupSpec spec) {
+        if (spec.isMultiProcess()) {
+            return "a group spread over processes is not supported by the CPU backend yet (ranks are threads of one JVM)";
+        }
+        return unavailableReason(spec.size());
+    }
+
+    @Override
     public EpGroup open(GroupSpec spec) {
         return new CpuGroup(spec.conclude().size());
     }

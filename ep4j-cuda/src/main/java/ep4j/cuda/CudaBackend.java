@@ -39,6 +39,9 @@ public final class CudaBackend implements Backend {
     public String unavailableReason(GroupSpec spec) {
         int ranks = spec.size();
         int gpus = spec.gpuCount();
+        if (spec.isMultiProcess()) {
+            return "a group spread over processes is not supported by the GPU backend yet (one JVM drives every GPU)";
+        }
         if (!Kernels.built()) {
             return "the CUDA kernels were not built (nvcc was absent when ep4j-cuda was compiled)";
         }
