@@ -18,6 +18,9 @@
 #include <cstdio>
 #include <type_traits>
 #include "contract.cuh"
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/uio.h>
 
 namespace {
 
@@ -78,7 +81,31 @@ int main() {
   DRIVER_FIELD(CUmemAccessDesc, location.type)
   DRIVER_FIELD(CUmemAccessDesc, location.id)
   DRIVER_FIELD(CUmemAccessDesc, flags)
+  // The libc structs and constants of passing a descriptor over a Unix socket (ep4j.cuda.ipc.Posix).
+  DRIVER_STRUCT(sockaddr_un)
+  DRIVER_FIELD(sockaddr_un, sun_family)
+  DRIVER_FIELD(sockaddr_un, sun_path)
+  DRIVER_STRUCT(iovec)
+  DRIVER_FIELD(iovec, iov_base)
+  DRIVER_FIELD(iovec, iov_len)
+  DRIVER_STRUCT(msghdr)
+  DRIVER_FIELD(msghdr, msg_name)
+  DRIVER_FIELD(msghdr, msg_namelen)
+  DRIVER_FIELD(msghdr, msg_iov)
+  DRIVER_FIELD(msghdr, msg_iovlen)
+  DRIVER_FIELD(msghdr, msg_control)
+  DRIVER_FIELD(msghdr, msg_controllen)
+  DRIVER_FIELD(msghdr, msg_flags)
+  DRIVER_STRUCT(cmsghdr)
+  DRIVER_FIELD(cmsghdr, cmsg_len)
+  DRIVER_FIELD(cmsghdr, cmsg_level)
+  DRIVER_FIELD(cmsghdr, cmsg_type)
 #define DRIVER_CONSTANT(name) std::printf("driver_constant %s %lld\n", #name, static_cast<long long>(name));
+  DRIVER_CONSTANT(AF_UNIX)
+  DRIVER_CONSTANT(SOCK_STREAM)
+  DRIVER_CONSTANT(SOL_SOCKET)
+  DRIVER_CONSTANT(SCM_RIGHTS)
+  DRIVER_CONSTANT(SHUT_RDWR)
   // Every constant of ep4j.cuda.driver.CudaConstants (the test fails on a name missing here).
   DRIVER_CONSTANT(CUDA_SUCCESS)
   DRIVER_CONSTANT(CUDA_ERROR_INVALID_VALUE)

@@ -2,6 +2,7 @@ package ep4j.cuda.kernel;
 
 import ep4j.cuda.driver.CudaConstants;
 import ep4j.cuda.driver.DriverStructs;
+import ep4j.cuda.ipc.Posix;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.PaddingLayout;
@@ -115,9 +116,16 @@ public final class DriverContract {
         return out;
     }
 
-    /** {@link #mismatches} of {@link DriverStructs#ALL} and {@link CudaConstants}. */
+    /**
+     * {@link #mismatches} of the platform structs and constants ep4j declares: the driver's
+     * ({@link DriverStructs#ALL}, {@link CudaConstants}) and libc's ({@link Posix}).
+     */
     public static List<String> mismatches(Contract.Table table) {
-        return mismatches(table, DriverStructs.ALL, constantsOf(CudaConstants.class));
+        List<StructLayout> layouts = new ArrayList<>(DriverStructs.ALL);
+        layouts.addAll(Posix.ALL);
+        Map<String, Long> constants = new java.util.TreeMap<>(constantsOf(CudaConstants.class));
+        constants.putAll(constantsOf(Posix.class));
+        return mismatches(table, layouts, constants);
     }
 
     private static void compare(Struct java, Struct c, List<String> out) {
