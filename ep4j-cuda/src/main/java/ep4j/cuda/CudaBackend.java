@@ -40,7 +40,7 @@ public final class CudaBackend implements Backend {
         int ranks = spec.size();
         int gpus = spec.gpuCount();
         if (spec.isMultiProcess()) {
-            return "a group spread over processes is not supported by the GPU backend yet (one JVM drives every GPU)";
+            gpus = spec.localRank() + 1; // this process drives one rank, on the GPU of its local rank
         }
         if (!Kernels.built()) {
             return "the CUDA kernels were not built (nvcc was absent when ep4j-cuda was compiled)";
@@ -53,6 +53,10 @@ public final class CudaBackend implements Backend {
             return Driver.unavailableReason();
         }
         int count = Driver.deviceCount();
+        if (spec.isMultiProcess() && count < gpus) {
+            return "local rank " + spec.localRank() + " uses GPU " + spec.localRank() + "; this machine has " + count
+                    + " GPUs";
+        }
         if (count < gpus) {
             return ranks + " ranks on " + gpus + " GPUs need " + gpus + " GPUs; this machine has " + count;
         }
@@ -71,6 +75,6 @@ public final class CudaBackend implements Backend {
 
     @Override
     public EpGroup open(GroupSpec spec) {
-        return new CudaGroup(spec.size(), spec.gpuCount());
+        return new CudaGroup(spec);
     }
 }

@@ -7,8 +7,11 @@ import ep4j.cuda.control.RankRuntime;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.memory.HeapLayout;
+import ep4j.cuda.memory.ProcessHeaps;
 import ep4j.cuda.memory.SymmetricHeap;
 import ep4j.spi.Closing;
+import ep4j.spi.Rendezvous;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,58 +23,93 @@ import java.util.List;
  */
 final class CudaBuffers implements ep4j.EpBuffers {
     private final CudaGroup group;
-    private final SymmetricHeap heap;
+    /** The heaps' owner: a SymmetricHeap (one process) or ProcessHeaps (one process per rank). */
+    private final AutoCloseable heap;
+    /** The buffer of each rank this process drives, by rank; null for the others. */
+    private final EpBuffer[] byRank;
     private final List<EpBuffer> buffers;
 
-    /** Makes the heaps and every rank's buffer; when a step fails, what was made is freed and the failure thrown. */
+    /** Makes the heaps and every local rank's buffer; when a step fails, what was made is freed and the failure thrown. */
     CudaBuffers(CudaGroup group, BufferSpec spec) {
         this.group = group;
         int ranks = group.size();
+        int[] local = group.localRanks();
         HeapLayout layout = new HeapLayout(ranks, spec);
-        List<CudaContext> contexts = new ArrayList<>();
-        for (int r = 0; r < ranks; r++) {
-            contexts.add(group.context(r));
-        }
+        Rendezvous rendezvous = group.rendezvous();
+        String name = group.nextBuffersName();
         int sms = Integer.MAX_VALUE;
-        for (CudaContext c : contexts) {
-            sms = Math.min(sms, c.device().multiprocessorCount() / group.ranksPerGpu());
+        for (int r : local) {
+            sms = Math.min(sms, group.context(r).device().multiprocessorCount() / group.ranksPerGpu());
         }
         // Every rank's low-latency launches have the same grid (receivers count one arrival per
         // rank, but tokens are dealt to blocks by index): the SMs of the rank that has fewest.
+        if (rendezvous != null) {
+            sms = fewestOverRanks(rendezvous, name, sms, spec.timeout());
+        }
         int lowLatencyBlocks = Math.max(1, sms);
-        SymmetricHeap h = SymmetricHeap.allocate(contexts, layout.heapBytes);
+        long[] bases;
+        AutoCloseable owner;
+        if (rendezvous == null) {
+            List<CudaContext> contexts = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                contexts.add(group.context(r));
+            }
+            SymmetricHeap h = SymmetricHeap.allocate(contexts, layout.heapBytes);
+            bases = h.bases();
+            owner = h;
+        } else {
+            ProcessHeaps p = ProcessHeaps.exchange(group.context(local[0]), rendezvous, name, layout.heapBytes,
+                    spec.timeout());
+            bases = p.bases();
+            owner = p;
+        }
+        EpBuffer[] all = new EpBuffer[ranks];
         List<EpBuffer> made = new ArrayList<>();
         try {
-            for (int r = 0; r < ranks; r++) {
-                CudaContext c = contexts.get(r);
+            for (int r : local) {
+                CudaContext c = group.context(r);
                 c.makeCurrent();
-                DeviceMemory local = DeviceMemory.allocate(c, Math.max(layout.localBytes, 256));
+                DeviceMemory localMemory = DeviceMemory.allocate(c, Math.max(layout.localBytes, 256));
                 RankRuntime rt;
                 try {
-                    local.fill((byte) 0);
-                    rt = new RankRuntime(r, ranks, spec, layout, c, group.kernels(r), h.bases(), local, sms);
+                    localMemory.fill((byte) 0);
+                    rt = new RankRuntime(r, ranks, spec, layout, c, group.kernels(r), bases, localMemory, sms);
                 } catch (RuntimeException | Error e) {
-                    local.close();
+                    localMemory.close();
                     throw e;
                 }
-                made.add(new CudaBuffer(rt, lowLatencyBlocks));
+                all[r] = new CudaBuffer(rt, lowLatencyBlocks);
+                made.add(all[r]);
             }
         } catch (RuntimeException | Error e) {
             List<AutoCloseable> undo = new ArrayList<>(made);
-            undo.add(h);
+            undo.add(owner);
             Closing.closeAllInto(e, undo.toArray(AutoCloseable[]::new));
             throw e;
         }
-        this.heap = h;
+        this.heap = owner;
+        this.byRank = all;
         this.buffers = List.copyOf(made);
+    }
+
+    /** The fewest SMs any rank of the job has for its kernels (each rank publishes its own). */
+    private static int fewestOverRanks(Rendezvous rendezvous, String name, int mine, java.time.Duration timeout) {
+        String key = "ep4j/" + name + "/sms/";
+        rendezvous.put(key + rendezvous.rank(), Integer.toString(mine).getBytes(StandardCharsets.UTF_8));
+        int fewest = mine;
+        for (int r = 0; r < rendezvous.size(); r++) {
+            fewest = Math.min(fewest, Integer.parseInt(new String(rendezvous.get(key + r, timeout), StandardCharsets.UTF_8)));
+        }
+        return fewest;
     }
 
     @Override
     public EpBuffer rank(int rank) {
-        if (rank < 0 || rank >= buffers.size()) {
-            throw new InvalidArgumentException("rank", rank, "0 to " + (buffers.size() - 1));
+        if (rank < 0 || rank >= byRank.length || byRank[rank] == null) {
+            throw new InvalidArgumentException("rank", rank, "a rank this process drives: "
+                    + Arrays.toString(group.localRanks()));
         }
-        return buffers.get(rank);
+        return byRank[rank];
     }
 
     @Override
@@ -93,9 +131,7 @@ final class CudaBuffers implements ep4j.EpBuffers {
     @Override
     public void close() {
         List<AutoCloseable> all = new ArrayList<>(buffers);
-        if (!heap.isClosed()) {
-            all.add(heap); // after the buffers: each synchronizes its stream first
-        }
+        all.add(heap); // after the buffers: each synchronizes its stream first (closing twice is harmless)
         RuntimeException first = Closing.closeAll(all);
         group.forget(this);
         if (first != null) {
@@ -105,6 +141,6 @@ final class CudaBuffers implements ep4j.EpBuffers {
 
     @Override
     public String toString() {
-        return "CudaBuffers" + Arrays.toString(new int[] {buffers.size()}) + " over " + heap;
+        return "CudaBuffers of ranks " + Arrays.toString(group.localRanks()) + " over " + heap;
     }
 }

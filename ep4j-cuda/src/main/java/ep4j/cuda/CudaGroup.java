@@ -12,38 +12,70 @@ import ep4j.cuda.driver.CudaConstants;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.CudaException;
 import ep4j.cuda.driver.DeviceMemory;
+import ep4j.GroupSpec;
 import ep4j.cuda.kernel.Kernels;
+import ep4j.spi.Rendezvous;
 import ep4j.spi.HostMemory;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * One JVM driving ranks 0..R-1 on GPUs 0..G-1 (rank r on GPU r % G; G = R unless a test asks for
- * fewer). GPUs reach each other only through the buffers' symmetric heaps (mapped into every GPU
- * of the group), not through context-wide peer access.
+ * The ranks this process drives on its GPUs. Either one JVM drives ranks 0..R-1 on GPUs 0..G-1
+ * (rank r on GPU r % G; G = R unless a test asks for fewer), or, in a group spread over
+ * processes ({@link GroupSpec#isMultiProcess()}), this process drives one rank on the GPU of its
+ * local rank and meets the others through the job's rendezvous. GPUs reach each other only
+ * through the buffers' symmetric heaps (mapped into every GPU of the group), not through
+ * context-wide peer access.
  */
 final class CudaGroup implements EpGroup {
+    /** Contexts of the ranks this process drives; null for the others. */
     private final CudaContext[] contexts;
     private final Kernels[] kernels;
+    private final int[] localRanks;
     private final List<CudaBuffers> buffers = new CopyOnWriteArrayList<>();
+    private final Rendezvous rendezvous;
     private volatile boolean closed;
+    private int allocations;
     /** Most ranks that share one GPU (1 unless a test spreads ranks over fewer GPUs). */
     private final int ranksPerGpu;
 
-    CudaGroup(int ranks, int gpus) {
+    CudaGroup(GroupSpec spec) {
+        int ranks = spec.size();
         contexts = new CudaContext[ranks];
         kernels = new Kernels[ranks];
-        ranksPerGpu = (ranks + gpus - 1) / gpus;
+        if (spec.isMultiProcess()) {
+            localRanks = new int[] {spec.processRank()};
+            ranksPerGpu = 1;
+        } else {
+            localRanks = java.util.stream.IntStream.range(0, ranks).toArray();
+            ranksPerGpu = (ranks + spec.gpuCount() - 1) / spec.gpuCount();
+        }
+        Rendezvous rdv = null;
         try {
-            for (int r = 0; r < ranks; r++) {
-                contexts[r] = CudaContext.open(r % gpus);
+            for (int r : localRanks) {
+                contexts[r] = CudaContext.open(spec.isMultiProcess() ? spec.localRank() : r % spec.gpuCount());
                 contexts[r].makeCurrent();
                 kernels[r] = Kernels.load(contexts[r]);
             }
+            if (spec.isMultiProcess()) {
+                rdv = spec.rendezvous().get();
+            }
         } catch (RuntimeException e) {
+            this.rendezvous = rdv;
             close();
             throw e;
         }
+        this.rendezvous = rdv;
+    }
+
+    /** The job's rendezvous, or null when this process drives every rank. */
+    Rendezvous rendezvous() {
+        return rendezvous;
+    }
+
+    /** A name for the next buffers of this group, the same on every process (allocation is collective). */
+    synchronized String nextBuffersName() {
+        return "buffers-" + allocations++;
     }
 
     CudaContext context(int rank) {
@@ -75,7 +107,7 @@ final class CudaGroup implements EpGroup {
 
     @Override
     public int[] localRanks() {
-        return java.util.stream.IntStream.range(0, contexts.length).toArray();
+        return localRanks.clone();
     }
 
     private void ensureOpen() {
@@ -85,8 +117,9 @@ final class CudaGroup implements EpGroup {
     }
 
     private CudaContext rankContext(int rank) {
-        if (rank < 0 || rank >= contexts.length) {
-            throw new InvalidArgumentException("rank", rank, "0 to " + (contexts.length - 1));
+        if (rank < 0 || rank >= contexts.length || contexts[rank] == null) {
+            throw new InvalidArgumentException("rank", rank, "a rank this process drives: "
+                    + java.util.Arrays.toString(localRanks));
         }
         return contexts[rank];
     }
@@ -155,7 +188,7 @@ final class CudaGroup implements EpGroup {
     /** The context of a rank on GPU {@code ordinal} (tensors name their GPU, not their rank). */
     private CudaContext contextOfGpu(int ordinal) {
         for (CudaContext c : contexts) {
-            if (c.device().ordinal() == ordinal) {
+            if (c != null && c.device().ordinal() == ordinal) {
                 return c;
             }
         }
@@ -183,6 +216,10 @@ final class CudaGroup implements EpGroup {
             if (contexts[r] != null) {
                 contexts[r].close();
             }
+        }
+        RuntimeException rdv = Closing.closeAll(rendezvous);
+        if (first == null) {
+            first = rdv;
         }
         if (first != null) {
             throw first;

@@ -222,10 +222,11 @@ public final class RankRuntime implements AutoCloseable {
     }
 
     /**
-     * Ends every wait of this rank's kernels at once, for {@link ep4j.EpGroup#abort}: every signal
-     * word of its control block gets the abort word (control.cuh: kAbortWord), which a waiting
-     * kernel reads as "aborted" and ends its op with. A small synchronous copy: it does not wait
-     * for the kernels (measured on H200). The buffer stays unusable.
+     * Ends every wait of the group's kernels at once, for {@link ep4j.EpGroup#abort}: every signal
+     * word of every rank's control block (all heaps are mapped here, also those of ranks in other
+     * processes) gets the abort word (control.cuh: kAbortWord), which a waiting kernel reads as
+     * "aborted" and ends its op with. Small synchronous copies: they do not wait for the kernels
+     * (measured on H200). The buffer stays unusable.
      */
     public void abort(String why) {
         broken = "the group was aborted: " + why;
@@ -235,7 +236,9 @@ public final class RankRuntime implements AutoCloseable {
             for (long at = 0; at < bytes; at += 8) {
                 words.set(ValueLayout.JAVA_LONG, at, Long.MAX_VALUE);
             }
-            DeviceMemory.copyFromHost(context, words, heap());
+            for (long base : heaps) {
+                DeviceMemory.copyFromHost(context, words, base);
+            }
         }
     }
 

@@ -104,6 +104,11 @@ public final class Posix {
     static final MethodHandle shutdown = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle close = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
+    /** Closes a file descriptor this process owns (one {@link FdClient#fetch} returned, or an exported one). */
+    public static void closeFd(int fd) {
+        UnixSockets.close(fd);
+    }
+
     /** errno of the last call made with {@code state}. */
     static int errno(MemorySegment state) {
         return (int) ERRNO_HANDLE.get(state, 0L);
