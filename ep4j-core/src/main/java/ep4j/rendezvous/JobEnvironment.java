@@ -22,7 +22,13 @@ import org.jspecify.annotations.Nullable;
  * {@code EP4J_RANK}, {@code EP4J_WORLD_SIZE}, {@code EP4J_LOCAL_RANK},
  * {@code EP4J_LOCAL_WORLD_SIZE}, {@code EP4J_MASTER_ADDR}, {@code EP4J_MASTER_PORT} replaces the
  * launcher's value. Neither Slurm nor Open MPI set a master address: {@code MASTER_ADDR} and
- * {@code MASTER_PORT} (or the {@code EP4J_} ones) must be given.
+ * {@code MASTER_PORT} (or the {@code EP4J_} ones) must be given. Where torchrun's agent serves
+ * its own store on {@code MASTER_PORT} ({@code TORCHELASTIC_USE_AGENT_STORE=True}), ep4j's store
+ * goes on {@code MASTER_PORT + 1}, unless {@code EP4J_MASTER_PORT} says otherwise.
+ *
+ * <p><b>One host.</b> When every rank runs on this host (the local world size is the world size)
+ * and {@code EP4J_BIND_ADDRESS} is not set, the store is reached on 127.0.0.1 whatever
+ * {@code MASTER_ADDR} says (torchrun passes its host name even to a single-host job).
  *
  * <p><b>The job token</b> ({@code EP4J_JOB_TOKEN}) is required unless the store stays on
  * loopback ({@code MASTER_ADDR} a loopback address or "localhost", no non-loopback
@@ -35,8 +41,9 @@ import org.jspecify.annotations.Nullable;
  * @param worldSize      the ranks of the job
  * @param localRank      this process's rank among those of its host (its GPU)
  * @param localWorldSize the processes of this host, or -1 when not known
- * @param masterAddr     where rank 0's store is reached
- * @param masterPort     its port
+ * @param masterAddr     where rank 0's store is reached: MASTER_ADDR, or 127.0.0.1 when every rank runs on
+ *                       this host ({@code localWorldSize == worldSize}) and no {@code EP4J_BIND_ADDRESS} is set
+ * @param masterPort     its port (MASTER_PORT + 1 where torchrun's agent serves MASTER_PORT)
  * @param token          the job token (never printed)
  * @param derivedToken   whether the token was derived (no {@code EP4J_JOB_TOKEN})
  * @param bindAddress    where rank 0's store listens ({@code EP4J_BIND_ADDRESS}), or null for loopback
@@ -49,6 +56,8 @@ public record JobEnvironment(String launcher, int rank, int worldSize, int local
         String backend, Duration timeout) {
     /** {@code EP4J_RENDEZVOUS_TIMEOUT}'s default. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
+    /** Set by torchrun when its agent serves a store on MASTER_PORT itself (the workers are its clients). */
+    static final String AGENT_STORE = "TORCHELASTIC_USE_AGENT_STORE";
     /** The largest group ({@link ep4j.GroupSpec}). */
     static final int MAX_RANKS = 1024;
 
@@ -124,10 +133,24 @@ public record JobEnvironment(String launcher, int rank, int worldSize, int local
         }
         int masterPort = integer(env, portVar, "EP4J_MASTER_PORT", 1, 65535, "the TCP port of rank 0's rendezvous"
                 + " store", launcher);
+        if (portVar.equals("MASTER_PORT") && "True".equals(env.get(AGENT_STORE))) {
+            // torchrun's agent already serves its own store on MASTER_PORT: ep4j's goes on the next port.
+            if (masterPort == 65535) {
+                throw new InvalidArgumentException("MASTER_PORT", masterPort, "a port below 65535: torchrun's agent"
+                        + " serves its store there (" + AGENT_STORE + "=True), so ep4j's goes on MASTER_PORT + 1;"
+                        + " or set EP4J_MASTER_PORT");
+            }
+            masterPort++;
+        }
         String bindAddress = set(env, "EP4J_BIND_ADDRESS")
                 ? address(env, "EP4J_BIND_ADDRESS", "the address rank 0's store listens on (an interface's address,"
                         + " or 0.0.0.0 for all)")
                 : null;
+        if (localWorldSize == worldSize && bindAddress == null && !isLoopback(masterAddr)) {
+            // Every rank runs on this host (torchrun passes its fully qualified host name even then):
+            // the store stays on loopback, where all of them reach it.
+            masterAddr = "127.0.0.1";
+        }
         String backend = set(env, "EP4J_BACKEND") ? env.get("EP4J_BACKEND").strip() : "auto";
         Duration timeout = set(env, "EP4J_RENDEZVOUS_TIMEOUT") ? seconds(env, "EP4J_RENDEZVOUS_TIMEOUT")
                 : DEFAULT_TIMEOUT;

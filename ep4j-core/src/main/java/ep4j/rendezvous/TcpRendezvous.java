@@ -91,8 +91,8 @@ public final class TcpRendezvous implements Rendezvous {
                     TcpStore.Limits.defaults(FRAME_TIMEOUT));
         } catch (BindException e) {
             throw new EpException("rank 0 cannot serve the job's rendezvous on " + bind.getHostAddress() + ":"
-                    + env.masterPort() + " (MASTER_PORT=" + env.masterPort() + "): " + e.getMessage()
-                    + "; is another job or program using that port? Choose another MASTER_PORT", e);
+                    + env.masterPort() + ": " + e.getMessage() + "; is another job or program using that port?"
+                    + " Choose another MASTER_PORT, or set EP4J_MASTER_PORT (the store's port for ep4j alone)", e);
         } catch (IOException e) {
             throw new EpException("rank 0 cannot serve the job's rendezvous on " + bind.getHostAddress() + ":"
                     + env.masterPort() + ": " + e.getMessage(), e);

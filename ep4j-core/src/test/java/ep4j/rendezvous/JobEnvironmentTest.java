@@ -56,6 +56,21 @@ class JobEnvironmentTest {
     }
 
     @Test
+    void whereTorchrunsAgentServesMasterPortEp4jsStoreTakesTheNextPort() {
+        Map<String, String> e = torchrun(1, 2);
+        e.put("TORCHELASTIC_USE_AGENT_STORE", "True");
+        assertEquals(29501, JobEnvironment.parse(e).masterPort());
+        e.put("EP4J_MASTER_PORT", "40000");
+        assertEquals(40000, JobEnvironment.parse(e).masterPort(), "an explicit port is taken as it is");
+        e.remove("EP4J_MASTER_PORT");
+        e.put("TORCHELASTIC_USE_AGENT_STORE", "False");
+        assertEquals(29500, JobEnvironment.parse(e).masterPort());
+        e.put("TORCHELASTIC_USE_AGENT_STORE", "True");
+        e.put("MASTER_PORT", "65535");
+        assertMentions(rejected(e), "MASTER_PORT = 65535", "TORCHELASTIC_USE_AGENT_STORE=True", "EP4J_MASTER_PORT");
+    }
+
+    @Test
     void openMpiNeedsAMasterAddressAndSaysSo() {
         Map<String, String> e = env("OMPI_COMM_WORLD_RANK", "2", "OMPI_COMM_WORLD_SIZE", "3",
                 "OMPI_COMM_WORLD_LOCAL_RANK", "0", "OMPI_COMM_WORLD_LOCAL_SIZE", "1");
@@ -228,8 +243,22 @@ class JobEnvironmentTest {
     }
 
     @Test
+    void aJobOnOneHostMeetsOnLoopbackWhateverMasterAddrSays() {
+        Map<String, String> e = torchrun(1, 2);
+        e.put("MASTER_ADDR", "gpu-node-7.example.org"); // torchrun's fully qualified host name
+        JobEnvironment j = JobEnvironment.parse(e);
+        assertEquals("127.0.0.1", j.masterAddr());
+        assertTrue(j.derivedToken());
+        e.put("EP4J_BIND_ADDRESS", "0.0.0.0");
+        e.put("EP4J_JOB_TOKEN", "t");
+        assertEquals("gpu-node-7.example.org", JobEnvironment.parse(e).masterAddr(), "told otherwise");
+    }
+
+    @Test
     void aStoreBeyondLoopbackNeedsAJobToken() {
         Map<String, String> e = torchrun(1, 2);
+        e.put("LOCAL_WORLD_SIZE", "1"); // two hosts
+        e.put("LOCAL_RANK", "0");
         e.put("MASTER_ADDR", "node-0");
         InvalidArgumentException x = rejected(e);
         assertEquals("EP4J_JOB_TOKEN", x.argument());

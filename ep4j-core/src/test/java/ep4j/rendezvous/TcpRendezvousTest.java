@@ -498,10 +498,12 @@ class TcpRendezvousTest {
     @Test
     void rankZeroRefusesToHideItsStoreOnLoopbackWhenMasterAddrIsNot() {
         Map<String, String> env = new HashMap<>(JobEnvironmentTest.torchrun(0, 2));
-        env.put("MASTER_ADDR", "10.255.255.1");
+        // A documentation address (TEST-NET-1): rank 0 refuses before binding or sending anything.
+        env.put("MASTER_ADDR", "192.0.2.1");
+        env.put("LOCAL_WORLD_SIZE", "1"); // a job over two hosts
         env.put("EP4J_JOB_TOKEN", "t");
         EpException e = assertThrows(EpException.class, () -> TcpRendezvous.connect(JobEnvironment.parse(env)));
-        assertTrue(e.getMessage().contains("MASTER_ADDR=10.255.255.1") && e.getMessage().contains("EP4J_BIND_ADDRESS"),
+        assertTrue(e.getMessage().contains("MASTER_ADDR=192.0.2.1") && e.getMessage().contains("EP4J_BIND_ADDRESS"),
                 e.getMessage());
     }
 
@@ -511,8 +513,8 @@ class TcpRendezvousTest {
             Map<String, String> env = new HashMap<>(JobEnvironmentTest.torchrun(0, 2));
             env.put("MASTER_PORT", "" + taken.getLocalPort());
             EpException e = assertThrows(EpException.class, () -> TcpRendezvous.connect(JobEnvironment.parse(env)));
-            assertTrue(e.getMessage().contains("rank 0 cannot serve") && e.getMessage().contains("MASTER_PORT="
-                    + taken.getLocalPort()), e.getMessage());
+            assertTrue(e.getMessage().contains("rank 0 cannot serve") && e.getMessage().contains(":"
+                    + taken.getLocalPort()) && e.getMessage().contains("EP4J_MASTER_PORT"), e.getMessage());
         }
     }
 }

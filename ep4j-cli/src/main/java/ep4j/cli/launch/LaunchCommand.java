@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = Main.Version.class,
         header = "Run an ep4j command as N processes on this host, one per GPU (or N CPU ranks).",
         description = {
-            "Starts N JVMs (the java and class path of this one, EP4J_JAVA_OPTS too), each running 'ep4j COMMAND...' with the variables torchrun sets: RANK and LOCAL_RANK (0 to N-1), WORLD_SIZE and LOCAL_WORLD_SIZE (N), MASTER_ADDR=127.0.0.1, MASTER_PORT (a free port, or --port) and a random EP4J_JOB_TOKEN. Their EP4J_RANK, EP4J_WORLD_SIZE, EP4J_LOCAL_RANK, EP4J_LOCAL_WORLD_SIZE, EP4J_MASTER_ADDR, EP4J_MASTER_PORT and Open MPI's OMPI_COMM_WORLD_* are unset (launch decides those). Rank 0 serves the job's rendezvous store on that port, on loopback (EpGroup.fromEnvironment()).",
+            "Starts N JVMs (the java and class path of this one, EP4J_JAVA_OPTS too), each running 'ep4j COMMAND...' with the variables torchrun sets: RANK and LOCAL_RANK (0 to N-1), WORLD_SIZE and LOCAL_WORLD_SIZE (N), MASTER_ADDR=127.0.0.1, MASTER_PORT (a free port, or --port) and a random EP4J_JOB_TOKEN. Their EP4J_RANK, EP4J_WORLD_SIZE, EP4J_LOCAL_RANK, EP4J_LOCAL_WORLD_SIZE, EP4J_MASTER_ADDR, EP4J_MASTER_PORT, Open MPI's OMPI_COMM_WORLD_* and TORCHELASTIC_USE_AGENT_STORE are unset (launch decides those). Rank 0 serves the job's rendezvous store on that port, on loopback (EpGroup.fromEnvironment()).",
             "Every line a rank prints comes out prefixed with '[rank r] ' (stdout on stdout, stderr on stderr).",
             "When a rank fails (a non-zero exit code, or a signal), the others are stopped (SIGTERM, then SIGKILL after --grace seconds) and launch exits 1, naming the rank and its exit code or signal. Ctrl-C (or SIGTERM) stops every rank the same way; if launch itself is killed, its ranks notice and exit.",
             "Put -- before a COMMAND that starts with an option (ep4j launch -n 2 -- --version).",
@@ -37,7 +37,8 @@ public final class LaunchCommand implements Callable<Integer> {
     /** Variables launch decides for its ranks: inherited values are removed. */
     static final List<String> DECIDED = List.of("EP4J_RANK", "EP4J_WORLD_SIZE", "EP4J_LOCAL_RANK",
             "EP4J_LOCAL_WORLD_SIZE", "EP4J_MASTER_ADDR", "EP4J_MASTER_PORT", "OMPI_COMM_WORLD_RANK",
-            "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE");
+            "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
+            "TORCHELASTIC_USE_AGENT_STORE");
 
     @Spec
     CommandSpec spec;
