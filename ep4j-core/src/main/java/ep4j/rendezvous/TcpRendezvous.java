@@ -195,7 +195,14 @@ public final class TcpRendezvous implements Rendezvous {
             s.setSoTimeout((int) frameTimeout.toMillis());
             OutputStream o = new BufferedOutputStream(s.getOutputStream());
             Wire.write(o, digest, Type.HELLO, new Payload().i32(rank).i32(size).build());
-            Frame f = Wire.read(new BufferedInputStream(s.getInputStream()), digest, () -> { });
+            Frame f;
+            try {
+                f = Wire.read(new BufferedInputStream(s.getInputStream()), digest, () -> { });
+            } catch (SocketTimeoutException | BadFrameException e) {
+                throw e;
+            } catch (IOException e) {
+                f = null; // reset rather than closed: the same answer
+            }
             if (f == null) {
                 throw new EpException(operation + " failed on rank " + rank + ": the store closed the connection"
                         + " without an answer: its job token differs (EP4J_JOB_TOKEN must be the same on every rank),"

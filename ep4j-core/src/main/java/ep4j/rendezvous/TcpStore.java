@@ -8,9 +8,7 @@ import ep4j.rendezvous.Wire.Type;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.EOFException;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -20,20 +18,17 @@ import java.net.SocketTimeoutException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.BitSet;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.stream.IntStream;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The job's key-value store, served by rank 0 over TCP ({@link Wire}): values written once,
- * waits for a key, barriers. One virtual thread per connection. A connection is dropped, and
+ * The job's key-value store ({@link StoreState}), served by rank 0 over TCP ({@link Wire}). One
+ * virtual thread per connection; a connection's first frame must be HELLO, within the frame
+ * timeout of accept. A connection is dropped, and
  * logged, when a frame breaks the format, carries another job's token, is too large, does not
  * arrive whole within the frame timeout, or past the message cap; the others are not affected.
  * A waiting request is bounded by the timeout its rank sent (at most a day).
@@ -58,20 +53,11 @@ final class TcpStore implements AutoCloseable {
     }
 
     private final ServerSocket server;
-    private final int size;
     private final byte[] digest;
     private final byte[] storeId = new byte[16];
     private final Limits limits;
-
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
-    private final Map<String, byte[]> values = new HashMap<>();
-    private final Map<String, BitSet> barriers = new HashMap<>();
-    private final BitSet joined = new BitSet();
-    private final BitSet left = new BitSet();
-    private long storedBytes;
-    private int unjoined;
-
+    private final StoreState state;
+    private final AtomicInteger unjoined = new AtomicInteger();
     private final Set<Socket> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger dropped = new AtomicInteger();
     private volatile boolean closed;
@@ -79,9 +65,9 @@ final class TcpStore implements AutoCloseable {
 
     private TcpStore(ServerSocket server, int size, String token, Limits limits) {
         this.server = server;
-        this.size = size;
         this.digest = Wire.digest(token);
         this.limits = limits;
+        this.state = new StoreState(size, limits.maxStoredBytes());
         new SecureRandom().nextBytes(storeId);
     }
 
@@ -128,23 +114,7 @@ final class TcpStore implements AutoCloseable {
      * @return the ranks that had not left (empty when all did)
      */
     List<Integer> awaitAllLeft(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        lock.lock();
-        try {
-            while (left.cardinality() < size && !closed) {
-                long rest = deadline - System.nanoTime();
-                if (rest <= 0) {
-                    break;
-                }
-                changed.awaitNanos(rest);
-            }
-            return IntStream.range(0, size).filter(r -> !left.get(r)).boxed().toList();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return IntStream.range(0, size).filter(r -> !left.get(r)).boxed().toList();
-        } finally {
-            lock.unlock();
-        }
+        return state.awaitAllLeft(timeout);
     }
 
     /**
@@ -163,7 +133,7 @@ final class TcpStore implements AutoCloseable {
         for (Socket s : connections) {
             closeQuietly(s);
         }
-        signal();
+        state.close();
         if (Thread.currentThread() != acceptor) {
             try {
                 if (!acceptor.join(Duration.ofSeconds(5))) {
@@ -186,17 +156,8 @@ final class TcpStore implements AutoCloseable {
                 }
                 return;
             }
-            boolean admit;
-            lock.lock();
-            try {
-                admit = unjoined < limits.maxUnjoined() && !closed;
-                if (admit) {
-                    unjoined++;
-                }
-            } finally {
-                lock.unlock();
-            }
-            if (!admit) {
+            if (unjoined.incrementAndGet() > limits.maxUnjoined() || closed) {
+                unjoined.decrementAndGet();
                 drop(s.getRemoteSocketAddress(), -1, limits.maxUnjoined() + " connections are already waiting to join");
                 closeQuietly(s);
                 continue;
@@ -212,7 +173,7 @@ final class TcpStore implements AutoCloseable {
         int rank = -1;
         try (socket) {
             socket.setTcpNoDelay(true);
-            Deadline in = new Deadline(new BufferedInputStream(socket.getInputStream()), socket);
+            FrameDeadline in = new FrameDeadline(new BufferedInputStream(socket.getInputStream()), socket);
             OutputStream out = new BufferedOutputStream(socket.getOutputStream());
             long frameNanos = limits.frameTimeout().toNanos();
             in.arm(System.nanoTime() + frameNanos); // the first frame, from accept
@@ -250,16 +211,10 @@ final class TcpStore implements AutoCloseable {
             }
         } finally {
             connections.remove(socket);
-            lock.lock();
-            try {
-                if (rank >= 0) {
-                    left.set(rank);
-                } else {
-                    unjoined--;
-                }
-                changed.signalAll();
-            } finally {
-                lock.unlock();
+            if (rank >= 0) {
+                state.leave(rank);
+            } else {
+                unjoined.decrementAndGet();
             }
         }
     }
@@ -273,28 +228,13 @@ final class TcpStore implements AutoCloseable {
         int rank = in.i32("rank");
         int theirSize = in.i32("size");
         in.end();
-        String refused = null;
-        lock.lock();
-        try {
-            if (theirSize != size) {
-                refused = "rank 0's store serves a job of " + size + " ranks, but rank " + rank + " says WORLD_SIZE="
-                        + theirSize + " (every rank must see the same world size)";
-            } else if (rank < 0 || rank >= size) {
-                refused = "rank " + rank + " is not a rank of this job (0 to " + (size - 1) + ")";
-            } else if (joined.get(rank)) {
-                refused = "rank " + rank + " has already joined this job (two processes with the same RANK?)";
-            } else {
-                joined.set(rank);
-                unjoined--;
-            }
-        } finally {
-            lock.unlock();
-        }
+        String refused = state.join(rank, theirSize);
         if (refused != null) {
             drop(peer, -1, refused);
             Wire.write(out, digest, Type.ERROR, new Payload().str(refused).build());
             return -1;
         }
+        unjoined.decrementAndGet();
         Wire.write(out, digest, Type.WELCOME, storeId.clone());
         return rank;
     }
@@ -307,19 +247,19 @@ final class TcpStore implements AutoCloseable {
                 String key = in.str("key");
                 byte[] value = in.bytes("value");
                 in.end();
-                reply(out, put(key, value));
+                reply(out, state.put(key, value));
             }
             case GET -> {
                 String key = in.str("key");
                 long ms = waitMillis(in);
-                byte[] value = get(key, ms);
+                byte[] value = state.get(key, ms);
                 reply(out, value != null ? Type.VALUE : Type.TIMEOUT,
                         value != null ? new Payload().bytes(value) : new Payload().i32(0));
             }
             case BARRIER -> {
                 String name = in.str("name");
                 long ms = waitMillis(in);
-                BitSet missing = barrier(name, rank, ms);
+                BitSet missing = state.barrier(name, rank, ms);
                 Payload p = new Payload();
                 if (missing.isEmpty()) {
                     reply(out, Type.OK, p);
@@ -331,13 +271,7 @@ final class TcpStore implements AutoCloseable {
             }
             case BYE -> {
                 in.end();
-                lock.lock();
-                try {
-                    left.set(rank);
-                    changed.signalAll();
-                } finally {
-                    lock.unlock();
-                }
+                state.leave(rank);
                 reply(out, Type.OK, new Payload());
                 return false;
             }
@@ -359,97 +293,11 @@ final class TcpStore implements AutoCloseable {
         Wire.write(out, digest, type, payload.build());
     }
 
-    private void reply(OutputStream out, String error) throws IOException {
+    private void reply(OutputStream out, @Nullable String error) throws IOException {
         if (error == null) {
             reply(out, Type.OK, new Payload());
         } else {
             reply(out, Type.ERROR, new Payload().str(error));
-        }
-    }
-
-    /** Null when written, else why not. */
-    private String put(String key, byte[] value) {
-        lock.lock();
-        try {
-            if (values.containsKey(key)) {
-                return "rendezvous key '" + key + "' was already written";
-            }
-            long bytes = key.length() * 2L + value.length;
-            if (storedBytes + bytes > limits.maxStoredBytes()) {
-                return "the rendezvous store is full (" + storedBytes + " bytes held, at most "
-                        + limits.maxStoredBytes() + ")";
-            }
-            values.put(key, value);
-            storedBytes += bytes;
-            changed.signalAll();
-            return null;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The value, or null when it was not written within {@code ms} (or the store closed). */
-    private byte[] get(String key, long ms) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-        lock.lock();
-        try {
-            while (!values.containsKey(key) && !closed) {
-                if (!await(deadline)) {
-                    break;
-                }
-            }
-            return values.get(key);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The ranks that have not arrived at {@code name} after {@code ms} (empty once all have). */
-    private BitSet barrier(String name, int rank, long ms) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-        lock.lock();
-        try {
-            BitSet in = barriers.computeIfAbsent(name, k -> new BitSet(size));
-            if (!in.get(rank)) {
-                storedBytes += name.length() * 2L + size / 8;
-            }
-            in.set(rank);
-            changed.signalAll();
-            while (in.cardinality() < size && !closed) {
-                if (!await(deadline)) {
-                    break;
-                }
-            }
-            BitSet missing = new BitSet(size);
-            missing.set(0, size);
-            missing.andNot(in);
-            return missing;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Waits for a change until {@code deadline}; false once it passed. Holds the lock. */
-    private boolean await(long deadline) {
-        long rest = deadline - System.nanoTime();
-        if (rest <= 0) {
-            return false;
-        }
-        try {
-            changed.awaitNanos(rest);
-            return true;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
-    private void signal() {
-        lock.lock();
-        try {
-            changed.signalAll();
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -464,51 +312,6 @@ final class TcpStore implements AutoCloseable {
             s.close();
         } catch (IOException e) {
             // closing anyway
-        }
-    }
-
-    /** An input stream whose reads fail with a timeout once an armed deadline passes. */
-    private static final class Deadline extends FilterInputStream {
-        private final Socket socket;
-        private long deadline;
-        private boolean armed;
-
-        Deadline(InputStream in, Socket socket) {
-            super(in);
-            this.socket = socket;
-        }
-
-        void arm(long deadlineNanos) {
-            deadline = deadlineNanos;
-            armed = true;
-        }
-
-        void disarm() {
-            armed = false;
-        }
-
-        private void bound() throws IOException {
-            if (!armed) {
-                socket.setSoTimeout(0);
-                return;
-            }
-            long ms = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            if (ms <= 0) {
-                throw new SocketTimeoutException("frame deadline passed");
-            }
-            socket.setSoTimeout((int) Math.min(ms, Integer.MAX_VALUE));
-        }
-
-        @Override
-        public int read() throws IOException {
-            bound();
-            return super.read();
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            bound();
-            return super.read(b, off, len);
         }
     }
 }

@@ -15,7 +15,6 @@ import ep4j.rendezvous.Wire.Type;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -92,6 +91,33 @@ class TcpRendezvousTest {
         Socket s = new Socket(InetAddress.getLoopbackAddress(), store.address().getPort());
         s.setSoTimeout(5_000);
         return s;
+    }
+
+    /**
+     * Sends a frame in one write. The store may drop the connection before it is all sent (a
+     * broken pipe here): that is what these tests look for, so a failed write is not a failure.
+     */
+    static void send(Socket s, byte[] digest, Type type, byte[] payload) {
+        sendBytes(s, frame(digest, type, payload));
+    }
+
+    static byte[] frame(byte[] digest, Type type, byte[] payload) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try {
+            Wire.write(bytes, digest, type, payload);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    static void sendBytes(Socket s, byte[] bytes) {
+        try {
+            s.getOutputStream().write(bytes);
+            s.getOutputStream().flush();
+        } catch (IOException e) {
+            // dropped already
+        }
     }
 
     /** True when the store closed {@code s}: its next read ends (EOF or reset) instead of timing out. */
@@ -223,8 +249,7 @@ class TcpRendezvousTest {
         // A joined-looking stranger: a frame with the wrong token after a rank's HELLO.
         TcpRendezvous b = client(store, 1, 2);
         try (Socket s = raw(store)) {
-            Wire.write(s.getOutputStream(), Wire.digest("wrong"), Type.PUT,
-                    new Payload().str("k").bytes(new byte[1]).build());
+            send(s, Wire.digest("wrong"), Type.PUT, new Payload().str("k").bytes(new byte[1]).build());
             assertTrue(droppedByStore(s));
         }
         eventually(() -> store.dropped() == 2, "dropped");
@@ -241,43 +266,42 @@ class TcpRendezvousTest {
         byte[] noise = new byte[4096];
         new Random(7).nextBytes(noise);
         try (Socket s = raw(store)) {
-            s.getOutputStream().write(noise);
+            sendBytes(s, noise);
             assertTrue(droppedByStore(s), "random bytes");
         }
         eventually(() -> store.dropped() == 1, "random bytes dropped");
 
         try (Socket s = raw(store)) {
-            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            java.io.ByteArrayOutputStream header = new java.io.ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(header);
             out.writeInt(Wire.MAGIC);
             out.writeByte(Wire.VERSION);
             out.writeByte(Type.HELLO.ordinal());
             out.write(digest);
             out.writeInt(10 << 20); // announces a 10 MiB payload, which the store never reads
-            out.flush();
+            sendBytes(s, header.toByteArray());
             assertTrue(droppedByStore(s), "oversized frame");
         }
         eventually(() -> store.dropped() == 2, "oversized frame dropped");
 
         try (Socket s = raw(store)) {
-            Wire.write(s.getOutputStream(), digest, Type.PUT, new Payload().str("k").bytes(new byte[1]).build());
+            send(s, digest, Type.PUT, new Payload().str("k").bytes(new byte[1]).build());
             assertTrue(droppedByStore(s), "PUT before HELLO");
         }
         eventually(() -> store.dropped() == 3, "PUT before HELLO dropped");
 
         try (Socket s = raw(store)) {
-            Wire.write(s.getOutputStream(), digest, Type.HELLO, new Payload().i32(5).i32(3).build());
+            send(s, digest, Type.HELLO, new Payload().i32(5).i32(3).build());
             assertTrue(droppedByStore(s), "rank 5 of 3");
         }
         eventually(() -> store.dropped() == 4, "rank 5 of 3 refused");
 
         try (Socket s = raw(store)) {
-            OutputStream out = s.getOutputStream();
-            Wire.write(out, digest, Type.HELLO, new Payload().i32(2).i32(3).build());
+            send(s, digest, Type.HELLO, new Payload().i32(2).i32(3).build());
             assertEquals(Type.WELCOME, Wire.read(s.getInputStream(), digest, () -> { }).type());
             // A value one byte past the cap, in a frame that itself fits.
             byte[] p = new Payload().str("big").i32(Wire.MAX_VALUE_BYTES + 1).build();
-            byte[] frame = java.util.Arrays.copyOf(p, p.length + Wire.MAX_VALUE_BYTES + 1);
-            Wire.write(out, digest, Type.PUT, frame);
+            send(s, digest, Type.PUT, java.util.Arrays.copyOf(p, p.length + Wire.MAX_VALUE_BYTES + 1));
             assertTrue(droppedByStore(s), "oversized value");
         }
         eventually(() -> store.dropped() == 5, "oversized value dropped");
@@ -291,12 +315,11 @@ class TcpRendezvousTest {
         TcpRendezvous a = client(store, 0, 3);
         TcpRendezvous b = client(store, 1, 3);
         try (Socket s = raw(store)) {
-            OutputStream out = s.getOutputStream();
-            Wire.write(out, Wire.digest(TOKEN), Type.HELLO, new Payload().i32(2).i32(3).build());
-            Wire.read(s.getInputStream(), Wire.digest(TOKEN), () -> { });
+            send(s, Wire.digest(TOKEN), Type.HELLO, new Payload().i32(2).i32(3).build());
+            assertEquals(Type.WELCOME, Wire.read(s.getInputStream(), Wire.digest(TOKEN), () -> { }).type());
             // A GET whose payload carries a byte past its fields.
             byte[] p = new Payload().str("k").i64(10).i32(0).build();
-            Wire.write(out, Wire.digest(TOKEN), Type.GET, java.util.Arrays.copyOf(p, p.length - 3));
+            send(s, Wire.digest(TOKEN), Type.GET, java.util.Arrays.copyOf(p, p.length - 3));
             assertTrue(droppedByStore(s));
         }
         eventually(() -> store.dropped() == 1, "dropped");
@@ -309,7 +332,7 @@ class TcpRendezvousTest {
         TcpRendezvous a = client(store, 0, 2);
         TcpRendezvous b = client(store, 1, 2);
         try (Socket s = raw(store)) {
-            s.getOutputStream().write(new byte[] {0x45, 0x50, 0x34}); // three bytes of a header, then nothing
+            sendBytes(s, new byte[] {0x45, 0x50, 0x34}); // three bytes of a header, then nothing
             long t0 = System.nanoTime();
             assertTrue(droppedByStore(s));
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
