@@ -1,5 +1,5 @@
 /**
- * The {@code ep4j} command (bench, replay, tune, plot, soak). It runs on the class path
+ * The {@code ep4j} command (bench, replay, tune, plot, soak, launch). It runs on the class path
  * ({@code bin/ep4j}); as a module it reads the API of {@code ep4j.core}, the driver bindings of
  * {@code ep4j.cuda} (qualified exports), and picocli, which reads the command classes
  * reflectively. It exports nothing.
@@ -20,4 +20,5 @@ module ep4j.cli {
     opens ep4j.cli.replay to info.picocli, com.fasterxml.jackson.databind;
     opens ep4j.cli.tune to info.picocli;
     opens ep4j.cli.soak to info.picocli;
+    opens ep4j.cli.launch to info.picocli;
 }

@@ -63,6 +63,22 @@ public interface EpGroup extends AutoCloseable {
     }
 
     /**
+     * This process's rank of a job of one process per GPU, as torchrun, {@code srun},
+     * {@code mpirun} or {@code ep4j launch} started it: the group
+     * {@link GroupSpec#fromEnvironment()} describes. The processes meet at rank 0's rendezvous
+     * store while the group forms.
+     *
+     * @return the group, of which this process drives one rank ({@link #localRanks()})
+     * @throws InvalidArgumentException when a launcher variable is missing, malformed or
+     *                                  contradicts another (naming it)
+     * @throws EpException              when the backend cannot form such a group here, or the
+     *                                  ranks cannot meet (saying why)
+     */
+    static EpGroup fromEnvironment() {
+        return open(GroupSpec.fromEnvironment());
+    }
+
+    /**
      * The GPU backend when this machine can run {@code ranks} ranks on GPUs, else the CPU backend.
      *
      * @param ranks the group size

@@ -1,6 +1,9 @@
 package ep4j;
 
+import ep4j.rendezvous.JobEnvironment;
+import ep4j.rendezvous.TcpRendezvous;
 import ep4j.spi.Rendezvous;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -36,6 +39,51 @@ public final class GroupSpec {
         GroupSpec spec = new GroupSpec();
         spec.ranks = ranks;
         return spec;
+    }
+
+    /**
+     * The group of a job of one process per GPU, from the variables its launcher set in this
+     * process's environment ({@link System#getenv()}); see {@link #fromEnvironment(Map)}.
+     *
+     * @return a multi-process spec: this process's rank, of the job's size, on {@code EP4J_BACKEND}
+     * @throws InvalidArgumentException naming the variable that is missing, malformed or
+     *                                  contradicts another, its value and what was expected
+     */
+    public static GroupSpec fromEnvironment() {
+        return fromEnvironment(System.getenv());
+    }
+
+    /**
+     * The group of a job of one process per GPU, from a launcher's variables:
+     * <ul>
+     * <li>torchrun: {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK}, {@code LOCAL_WORLD_SIZE},
+     *     {@code MASTER_ADDR}, {@code MASTER_PORT} (so does {@code ep4j launch});</li>
+     * <li>Open MPI: {@code OMPI_COMM_WORLD_RANK}, {@code OMPI_COMM_WORLD_SIZE},
+     *     {@code OMPI_COMM_WORLD_LOCAL_RANK}, {@code OMPI_COMM_WORLD_LOCAL_SIZE};</li>
+     * <li>Slurm ({@code srun}): {@code SLURM_PROCID}, {@code SLURM_NTASKS}, {@code SLURM_LOCALID};
+     *     only when neither torchrun's nor Open MPI's variables are set, since those launchers
+     *     run inside a Slurm allocation and inherit its variables;</li>
+     * <li>on top, each of {@code EP4J_RANK}, {@code EP4J_WORLD_SIZE}, {@code EP4J_LOCAL_RANK},
+     *     {@code EP4J_LOCAL_WORLD_SIZE}, {@code EP4J_MASTER_ADDR}, {@code EP4J_MASTER_PORT} replaces
+     *     the launcher's value; {@code EP4J_BACKEND} names the backend ("auto" by default).</li>
+     * </ul>
+     * Open MPI and Slurm set no master address: {@code MASTER_ADDR} and {@code MASTER_PORT} (or
+     * the {@code EP4J_} ones) must be set on every rank. When the group forms, rank 0 serves the
+     * job's rendezvous store on that port (on loopback unless {@code EP4J_BIND_ADDRESS} says
+     * otherwise) and every rank connects to it, within {@code EP4J_RENDEZVOUS_TIMEOUT} seconds
+     * (300 by default). Every message carries the job token {@code EP4J_JOB_TOKEN}, required
+     * unless the store stays on loopback (where a weak one is derived). Nothing is connected here.
+     *
+     * @param env the environment to read
+     * @return a multi-process spec ({@link #process}): this process's rank, of the job's size
+     * @throws InvalidArgumentException naming the variable that is missing, malformed or
+     *                                  contradicts another, its value and what was expected, e.g.
+     *                                  {@code RANK = 3: expected a rank below WORLD_SIZE=2 (0 to 1)}
+     */
+    public static GroupSpec fromEnvironment(Map<String, String> env) {
+        JobEnvironment job = JobEnvironment.parse(env);
+        return ranks(job.worldSize()).backend(job.backend())
+                .process(job.rank(), job.localRank(), () -> TcpRendezvous.connect(job));
     }
 
     /**

@@ -21,9 +21,10 @@ import picocli.CommandLine.Spec;
  * {@code --verbose}). Subcommands are registered in {@link #commandLine}; {@code tune} will join them.
  */
 @Command(name = "ep4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Expert-parallel MoE communication for the JVM: benchmarks, replays and soak runs.",
+        description = "Expert-parallel MoE communication for the JVM: benchmarks, replays, soak runs, and a launcher of one process per GPU.",
         subcommands = {BenchCommand.class, ReplayCommand.class, ep4j.cli.tune.TuneCommand.class,
             ep4j.cli.bench.PlotCommand.class, ep4j.cli.soak.SoakCommand.class,
+            ep4j.cli.launch.LaunchCommand.class, ep4j.cli.launch.RendezvousCheckCommand.class,
             CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
@@ -40,6 +41,7 @@ public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
+        ep4j.cli.launch.ParentWatch.start(System.getenv(), System.err);
         int code = run(System.out, System.err, args);
         System.out.flush();
         System.exit(code);
@@ -63,6 +65,8 @@ public final class Main implements Callable<Integer> {
         cl.setOut(out);
         cl.setErr(err);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // launch passes everything from its COMMAND on to the ranks, options included.
+        cl.getSubcommands().get("launch").setStopAtPositional(true);
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine bad = ex.getCommandLine();
             PrintWriter w = bad.getErr();
@@ -111,7 +115,7 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() {
         // No command given: that is a usage error.
-        spec.commandLine().getErr().println("ep4j: missing command (bench, replay, tune, plot, soak)");
+        spec.commandLine().getErr().println("ep4j: missing command (bench, replay, tune, plot, soak, launch)");
         spec.commandLine().usage(spec.commandLine().getErr());
         return EXIT_USAGE;
     }

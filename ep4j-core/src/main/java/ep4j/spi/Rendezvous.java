@@ -59,7 +59,10 @@ public interface Rendezvous extends AutoCloseable {
      */
     void barrier(String name, Duration timeout);
 
-    /** Leaves the job's store (rank 0 stops serving once every rank has left, or at its own close). */
+    /**
+     * Leaves the job's store. Where rank 0 serves the store, its close keeps serving until every
+     * rank has left (bounded), so that late gets still succeed, then stops it.
+     */
     @Override
     void close();
 }
