@@ -1,6 +1,7 @@
 package ep4j.cpu.control;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -17,7 +18,9 @@ public final class Doorbell {
     private final Condition rung = lock.newCondition();
     private final long minSleepNanos;
     private final long maxSleepNanos;
-    private volatile long rings;
+    private final AtomicLong rings = new AtomicLong();
+    /** Waiters inside {@link #sleep}: a ring takes the lock only when there is one. */
+    private volatile int sleepers;
 
     /**
      * A doorbell.
@@ -42,17 +45,23 @@ public final class Doorbell {
 
     /** The count to pass to {@link #sleep}, taken before looking at the words. */
     long ticket() {
-        return rings;
+        return rings.get();
     }
 
-    /** Wakes every sleeper (after a word was written). */
+    /**
+     * Wakes every sleeper (after a word was written). A sleeper counts itself before it compares
+     * its ticket, a ringer counts the ring before it looks for sleepers (all volatile): either the
+     * sleeper sees the ring, or the ringer sees the sleeper and signals it under the lock.
+     */
     public void ring() {
-        lock.lock();
-        try {
-            rings++;
-            rung.signalAll();
-        } finally {
-            lock.unlock();
+        rings.incrementAndGet();
+        if (sleepers > 0) {
+            lock.lock();
+            try {
+                rung.signalAll();
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
@@ -66,8 +75,9 @@ public final class Doorbell {
         long step = Math.min(maxSleepNanos, minSleepNanos << Math.min(attempt, 20));
         long wait = Math.max(1, Math.min(nanos, step));
         lock.lock();
+        sleepers++;
         try {
-            if (rings == ticket) {
+            if (rings.get() == ticket) {
                 rung.awaitNanos(wait);
             }
             return true;
@@ -75,12 +85,13 @@ public final class Doorbell {
             Thread.currentThread().interrupt();
             return false;
         } finally {
+            sleepers--;
             lock.unlock();
         }
     }
 
     @Override
     public String toString() {
-        return "Doorbell[" + rings + " rings, sleeps up to " + TimeUnit.NANOSECONDS.toMicros(maxSleepNanos) + " us]";
+        return "Doorbell[" + rings.get() + " rings, sleeps up to " + TimeUnit.NANOSECONDS.toMicros(maxSleepNanos) + " us]";
     }
 }

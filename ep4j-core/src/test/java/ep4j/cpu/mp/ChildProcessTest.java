@@ -84,6 +84,17 @@ class ChildProcessTest {
     }
 
     @Test
+    void aProcessThatExitsWithoutClosingLeavesNoFile() throws Exception {
+        try (ChildJvms job = new ChildJvms(jobId("exit")).start("exit", 2, 10_000)) {
+            for (int r = 0; r < 2; r++) {
+                assertEquals(0, job.awaitExit(r, 60_000), "rank " + r + " exit code; " + job.logs());
+            }
+            assertTrue(Files.exists(job.dir.resolve("barrier.0.done")), "the ranks got through their calls");
+            assertEquals(List.of(), Groups.files(job.jobId), "the shutdown hook removed them");
+        }
+    }
+
+    @Test
     void whatAJobKilledWholeLeftIsRemovedWhenTheNextGroupStarts() throws Exception {
         String id = jobId("killed-whole");
         try (ChildJvms job = new ChildJvms(id).start("hang", 2, 10_000)) {

@@ -36,6 +36,8 @@ import java.time.temporal.ChronoUnit;
  *       its message.</li>
  *   <li>{@code hang}: forms the group and allocates, marks {@code ready.<rank>}, then sleeps until
  *       killed (a job killed whole).</li>
+ *   <li>{@code exit}: forms the group, allocates, makes a dispatch and a combine, meets the other
+ *       ranks, and exits without closing anything (the shutdown hook's case).</li>
  * </ul>
  */
 public final class RankMain {
@@ -66,6 +68,15 @@ public final class RankMain {
     private static void run(String mode, int rank, int ranks, Path dir, String jobId, Duration timeout)
             throws Exception {
         FileRendezvous rv = new FileRendezvous(dir, jobId, rank, ranks);
+        if (mode.equals("exit")) {
+            EpGroup g = EpGroup.open(GroupSpec.ranks(ranks).backend("cpu").process(rank, rank, () -> rv));
+            EpBuffer buf = g.allocate(BufferSpec.normal(128, 8).timeout(timeout)).rank(rank);
+            try (Dispatched d = dispatch(buf, rank)) {
+                combine(buf, d);
+            }
+            rv.barrier("done", timeout);
+            return; // main exits without closing the group: the shutdown hook removes its files
+        }
         BufferSpec spec = mode.equals("scenario") ? Scenario.spec(timeout) : BufferSpec.normal(128, 8).timeout(timeout);
         try (EpGroup g = EpGroup.open(GroupSpec.ranks(ranks).backend("cpu").process(rank, rank, () -> rv));
                 EpBuffers b = g.allocate(spec)) {
