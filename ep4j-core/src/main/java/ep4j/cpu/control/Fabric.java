@@ -61,7 +61,7 @@ public final class Fabric {
         Duration timeout = spec.timeout();
         String[] stems = new String[ranks];
         MemorySegment[] own = new MemorySegment[ranks];
-        List<String[]> held = new ArrayList<>(); // {name, "owner"|"peer"} to release on failure
+        List<Held> held = new ArrayList<>(); // released again if the setup fails
         try {
             long pid = seg.pid();
             long start = Liveness.selfStart();
@@ -69,7 +69,7 @@ public final class Fabric {
             for (int r : localRanks) {
                 stems[r] = seg.stem(buffer, r);
                 own[r] = seg.create(controlName(stems[r]), bytes);
-                held.add(new String[] {controlName(stems[r]), "owner"});
+                held.add(new Held(controlName(stems[r]), true));
                 new ControlBlock(own[r]).init(r, ranks, pid, start);
                 if (g.rendezvous() != null) {
                     g.rendezvous().put(key(buffer, r), (stems[r] + "\n" + spec).getBytes(StandardCharsets.UTF_8));
@@ -90,7 +90,7 @@ public final class Fabric {
                     MemorySegment m = own[p];
                     if (p != r) {
                         m = seg.map(controlName(stems[p]), bytes);
-                        held.add(new String[] {controlName(stems[p]), "peer"});
+                        held.add(new Held(controlName(stems[p]), false));
                     }
                     views[i][p] = new ControlBlock(m);
                     String problem = views[i][p].headerProblem(p, ranks);
@@ -113,11 +113,15 @@ public final class Fabric {
             }
             return out;
         } catch (RuntimeException | Error e) {
-            for (String[] h : held) {
-                seg.release(h[0], h[1].equals("owner"));
+            for (Held h : held) {
+                seg.release(h.name(), h.owner());
             }
             throw e;
         }
+    }
+
+    /** A segment the setup created ({@code owner}) or mapped. */
+    private record Held(String name, boolean owner) {
     }
 
     private static String key(int buffer, int rank) {

@@ -14,6 +14,7 @@ import java.time.Instant;
 public final class Liveness {
     /** Start times this close name the same process (two readings of one start may round apart). */
     private static final long SAME_START_MILLIS = 1000;
+    private static final long SELF_START = startOf(ProcessHandle.current());
 
     private Liveness() {
     }
@@ -24,7 +25,7 @@ public final class Liveness {
      * @return milliseconds since the epoch, or 0 when unknown
      */
     public static long selfStart() {
-        return startOf(ProcessHandle.current());
+        return SELF_START;
     }
 
     private static long startOf(ProcessHandle h) {
@@ -41,7 +42,7 @@ public final class Liveness {
      */
     public static boolean isAlive(long pid, long start) {
         if (pid == ProcessHandle.current().pid()) {
-            return true;
+            return start == 0 || SELF_START == 0 || Math.abs(SELF_START - start) <= SAME_START_MILLIS;
         }
         ProcessHandle h = ProcessHandle.of(pid).orElse(null);
         if (h == null || !h.isAlive()) {

@@ -105,11 +105,15 @@ public final class ShmFiles {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*")) {
             for (Path f : files) {
                 Creator c = creator(f.getFileName().toString());
-                if (c != null && !Liveness.isAlive(c.pid(), c.start()) && Files.deleteIfExists(f)) {
-                    removed.add(f);
+                try {
+                    if (c != null && !Liveness.isAlive(c.pid(), c.start()) && Files.deleteIfExists(f)) {
+                        removed.add(f);
+                    }
+                } catch (IOException e) {
+                    // Another user's file, or one that went meanwhile: not ours to remove now.
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | java.nio.file.DirectoryIteratorException e) {
             // A directory we cannot list holds nothing we could remove; the next start tries again.
         }
         return removed;

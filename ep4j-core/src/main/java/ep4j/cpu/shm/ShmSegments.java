@@ -79,8 +79,7 @@ public final class ShmSegments implements SharedSegments {
                 ch.write(ByteBuffer.allocate(1), bytes - 1); // sets the size; the pages stay unallocated
             }
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
-            hold(name, new Mapping(arena, seg, file, true));
-            return seg;
+            return hold(name, new Mapping(arena, seg, file, true));
         } catch (IOException | RuntimeException e) {
             arena.close();
             ShmFiles.remove(file);
@@ -97,8 +96,7 @@ public final class ShmSegments implements SharedSegments {
                 throw new EpException("shared memory file " + file + " has " + ch.size() + " bytes, not " + bytes);
             }
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
-            hold(name, new Mapping(arena, seg, file, false));
-            return seg;
+            return hold(name, new Mapping(arena, seg, file, false));
         } catch (NoSuchFileException e) {
             arena.close();
             throw new EpException("shared memory file " + file + " is gone (its rank released it)", e);
@@ -111,20 +109,22 @@ public final class ShmSegments implements SharedSegments {
         }
     }
 
-    private void hold(String name, Mapping m) {
+    /** Keeps {@code m} (or the mapping of the same name already kept) and returns its memory. */
+    private MemorySegment hold(String name, Mapping m) {
         synchronized (mappings) {
+            if (closed) {
+                m.arena.close();
+                throw new IllegalStateException("the group's shared memory was released");
+            }
             Mapping had = mappings.get(name);
             if (had != null) {
                 // Mapped twice by this process: keep one mapping, count both holders.
                 had.holders++;
                 m.arena.close();
-                return;
-            }
-            if (closed) {
-                m.arena.close();
-                throw new IllegalStateException("the group's shared memory was released");
+                return had.segment;
             }
             mappings.put(name, m);
+            return m.segment;
         }
     }
 
