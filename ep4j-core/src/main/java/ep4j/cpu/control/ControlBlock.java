@@ -189,10 +189,16 @@ final class ControlBlock {
         return new String(b, StandardCharsets.UTF_8);
     }
 
-    /** Posts call {@code seq} (the record first, then the counter). */
+    /**
+     * Posts call {@code seq}: the record, then the counter. The record is a seqlock: its number is
+     * voided before its text is rewritten and set after, so a reader never takes a half-written
+     * record for a whole one.
+     */
     void post(long seq, String signature) {
         long rec = O_RING + (seq % RING) * RECORD;
         byte[] b = signatureBytes(signature);
+        set(rec, -1);
+        VarHandle.storeStoreFence();
         MemorySegment.copy(b, 0, seg, ValueLayout.JAVA_BYTE, rec + 16, b.length);
         set(rec + 8, b.length);
         set(rec, seq);
@@ -208,6 +214,7 @@ final class ControlBlock {
         int n = (int) Math.min(Math.max(get(rec + 8), 0), SIGNATURE_BYTES);
         byte[] b = new byte[n];
         MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, rec + 16, b, 0, n);
+        VarHandle.loadLoadFence();
         return get(rec) == seq ? new String(b, StandardCharsets.UTF_8) : null;
     }
 
