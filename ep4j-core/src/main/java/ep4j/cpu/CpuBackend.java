@@ -4,7 +4,11 @@ import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.spi.Backend;
 
-/** The CPU backend: ranks are threads of this JVM sharing host memory. Always available; lowest priority under "auto". */
+/**
+ * The CPU backend: ranks are threads of this JVM sharing host memory, or processes of one host
+ * sharing memory-mapped files under /dev/shm (a multi-process {@link GroupSpec}). Always
+ * available; lowest priority under "auto".
+ */
 public final class CpuBackend implements Backend {
     @Override
     public String name() {
@@ -23,15 +27,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String unavailableReason(GroupSpec spec) {
-        if (spec.isMultiProcess()) {
-            return "a group spread over processes is not supported by the CPU backend yet (ranks are threads of one JVM)";
-        }
         return unavailableReason(spec.size());
     }
 
     @Override
     public EpGroup open(GroupSpec spec) {
-        return new CpuGroup(spec.conclude().size());
+        spec.conclude();
+        return spec.isMultiProcess() ? CpuGroup.overProcesses(spec) : CpuGroup.inOneJvm(spec.size());
     }
 
     @Override

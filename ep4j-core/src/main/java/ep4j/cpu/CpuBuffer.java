@@ -39,9 +39,9 @@ final class CpuBuffer implements EpBuffer {
     /** Runs once, when this buffer is closed. */
     private final Runnable onClose;
 
-    CpuBuffer(Exchange exchange, int rank, int ranks, BufferSpec spec, Runnable onClose) {
-        this.rt = new RankRuntime(this, exchange, rank, ranks, spec);
-        this.validator = new RequestValidator(this, ranks, Tensor.HOST, spec);
+    CpuBuffer(Exchange exchange, BufferSpec spec, Runnable onClose) {
+        this.rt = new RankRuntime(this, exchange, spec);
+        this.validator = new RequestValidator(this, rt.ranks, Tensor.HOST, spec);
         this.normal = new NormalPath(rt);
         this.lowLatency = new LowLatencyPath(rt);
         this.onClose = onClose;
@@ -101,7 +101,13 @@ final class CpuBuffer implements EpBuffer {
             required("args", a);
             awaitPrevious(a.previous());
             validator.dispatch(a);
-            return normal.dispatch(a);
+            long before = rt.exchange.lastPosted();
+            try {
+                return normal.dispatch(a);
+            } catch (RuntimeException | Error e) {
+                failedAfter(before, e);
+                throw e;
+            }
         }
     }
 
@@ -112,7 +118,24 @@ final class CpuBuffer implements EpBuffer {
             required("args", a);
             awaitPrevious(a.previous());
             validator.combine(a);
-            return normal.combine(a);
+            long before = rt.exchange.lastPosted();
+            try {
+                return normal.combine(a);
+            } catch (RuntimeException | Error e) {
+                failedAfter(before, e);
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * A normal call failed: when it had posted (its number went out), its failure is marked in
+     * shared memory, so that peers waiting for this rank to read their call stop waiting.
+     */
+    private void failedAfter(long before, Throwable e) {
+        long posted = rt.exchange.lastPosted();
+        if (posted > before) {
+            rt.exchange.markFailed(posted, e);
         }
     }
 
@@ -150,10 +173,10 @@ final class CpuBuffer implements EpBuffer {
         if (!rt.markClosed()) {
             return;
         }
-        rt.exchange.markClosed(rt.rank);
+        rt.exchange.markClosed();
         try {
             synchronized (rt) {
-                rt.closeAll(normal, lowLatency);
+                rt.closeAll(normal, lowLatency, rt.exchange);
             }
         } finally {
             onClose.run();

@@ -1,40 +1,55 @@
 package ep4j.cpu;
 
-import ep4j.spi.Closing;
 import ep4j.BufferSpec;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.InvalidArgumentException;
 import ep4j.cpu.control.Exchange;
+import ep4j.cpu.control.Fabric;
+import ep4j.spi.Closing;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
- * The buffers of every rank of a {@link CpuGroup}, made by one allocate call; they share one
- * {@link Exchange}. The group tracks them until every rank's buffer is closed.
+ * The buffers of the ranks a {@link CpuGroup} drives here (every rank in one JVM, one across
+ * processes), made by one allocate call: the set's control plane is formed collectively
+ * ({@link Fabric#connect}), each rank gets its side of it. The group tracks them until every local
+ * rank's buffer is closed.
  */
 final class CpuBuffers implements EpBuffers {
     private final CpuGroup group;
     private final List<EpBuffer> buffers;
-    private final Exchange exchange;
+    private final List<Exchange> exchanges;
+    private final int[] ranks;
     private final AtomicInteger open;
 
-    CpuBuffers(CpuGroup group, BufferSpec spec) {
-        int ranks = group.size();
+    CpuBuffers(CpuGroup group, BufferSpec spec, int number) {
         this.group = group;
-        this.exchange = new Exchange(ranks, spec.timeout().toNanos(), group::abortCause, group::isClosed);
-        this.open = new AtomicInteger(ranks);
-        List<EpBuffer> list = new ArrayList<>(ranks);
-        for (int r = 0; r < ranks; r++) {
-            list.add(new CpuBuffer(exchange, r, ranks, spec, this::bufferClosed));
+        this.ranks = group.localRanks();
+        int n = ranks.length;
+        CpuBuffer[] made = new CpuBuffer[n];
+        BooleanSupplier[] closed = new BooleanSupplier[n];
+        for (int i = 0; i < n; i++) {
+            int at = i;
+            closed[i] = () -> made[at] != null && made[at].isClosed();
         }
-        this.buffers = Collections.unmodifiableList(list);
+        Exchange[] ex = Fabric.connect(group.fabric(), number, ranks, group.size(), spec, closed);
+        this.open = new AtomicInteger(n);
+        for (int i = 0; i < n; i++) {
+            made[i] = new CpuBuffer(ex[i], spec, this::bufferClosed);
+        }
+        this.exchanges = List.of(ex);
+        this.buffers = Collections.unmodifiableList(new ArrayList<>(List.of(made)));
     }
 
-    Exchange exchange() {
-        return exchange;
+    /** Marks every local rank aborted in shared memory (peers in other processes see it). */
+    void markAborted(String why) {
+        for (Exchange e : exchanges) {
+            e.markAborted(why);
+        }
     }
 
     /** One rank's buffer was closed; the last one lets the group forget these buffers. */
@@ -46,10 +61,13 @@ final class CpuBuffers implements EpBuffers {
 
     @Override
     public EpBuffer rank(int rank) {
-        if (rank < 0 || rank >= buffers.size()) {
-            throw new InvalidArgumentException("rank", rank, "a rank in [0, " + buffers.size() + ")");
+        for (int i = 0; i < ranks.length; i++) {
+            if (ranks[i] == rank) {
+                return buffers.get(i);
+            }
         }
-        return buffers.get(rank);
+        throw new InvalidArgumentException("rank", rank, ranks.length == group.size()
+                ? "a rank in [0, " + group.size() + ")" : "a rank this process drives " + java.util.Arrays.toString(ranks));
     }
 
     @Override

@@ -1,266 +1,256 @@
 package ep4j.cpu.control;
 
 import ep4j.EpException;
-import ep4j.EpTimeoutException;
-import java.util.Arrays;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
+import ep4j.cpu.memory.SharedSegments;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 
 /**
- * The rendezvous of the ranks of one set of CPU buffers (one allocate call): every collective call of a rank is a
- * numbered {@link Post} (its sequence number on that buffer), and ranks wait for each other's
- * posts, reads and settlements here, under one monitor, each wait bounded by the buffer's
- * timeout. A call whose peer posted a different call under the same number is a mismatch, not a
- * silent wrong result; an aborted group fails every waiter at once.
+ * One rank's side of the control plane of a CPU buffer set (one allocate call), the same whether
+ * the ranks are threads of this JVM or processes: no Java object passes between ranks, only words
+ * and rows in shared segments ({@link SharedSegments}).
+ *
+ * <p>The protocol, after the device's (ep4j-cuda control.cuh): every collective call of a rank is
+ * numbered (1, 2, ... per buffer, the same on every rank) and posted in the rank's
+ * {@link ControlBlock}: a call record (number, signature) then the {@code posted} word. Its data
+ * (what peers read) is in one of the rank's data {@link Region}s, written before the post. A peer
+ * waits for {@code posted >= n}, compares the signatures (a different call under the same number is
+ * a "collective mismatch" on both sides, never a wrong result), reads, and acknowledges by writing
+ * {@code acks[itself] = n} in the poster's block; a normal call returns once every peer has
+ * acknowledged it, so its region can be written again. Low-latency calls free their slots through
+ * their own settle words. Every wait is bounded ({@link Waits}); a call that fails after it was
+ * posted marks {@code failed = n}, so a peer waiting for its acknowledgement fails at once
+ * ("poisoned") instead of timing out, and a group abort marks {@code aborted}.
  */
-public final class Exchange {
-    /** Posts kept per rank; a peer can run ahead by a few calls at most (a call returns once its post was read). */
-    static final int RING = 64;
+public final class Exchange implements AutoCloseable {
+    /** This rank. */
+    public final int rank;
+    /** The group size. */
+    public final int ranks;
+    private final ControlBlock self;
+    private final ControlBlock[] blocks;
+    private final SharedSegments segments;
+    private final String[] stems;
+    private final Doorbell bell;
+    private final Waits waits;
+    private final Regions regions;
+    /** The latest normal call posted (its region is read by peers until they acknowledge it). */
+    private long lastNormal;
+    private String lastSignature = "";
+    private boolean closed;
 
-    private final Supplier<Throwable> abortCause;
-    private final BooleanSupplier groupClosed;
-    private final int ranks;
-    private final long timeoutNanos;
-    private final long timeoutMillis;
-    private final Object lock = new Object();
+    Exchange(int rank, ControlBlock[] blocks, SharedSegments segments, String[] stems, Doorbell bell, Waits waits) {
+        this.rank = rank;
+        this.ranks = blocks.length;
+        this.self = blocks[rank];
+        this.blocks = blocks;
+        this.segments = segments;
+        this.stems = stems;
+        this.bell = bell;
+        this.waits = waits;
+        this.regions = new Regions(segments, rank, stems, blocks);
+    }
 
-    private final long[] posted;
-    private final Post[][] ring;
-    private final boolean[] closed;
-    /** Low-latency dispatch generations every rank has settled: all generations up to it are received or stale there. */
-    private final long[] llSettled;
-    /** Per rank and slot: the highest call number of a low-latency combine on that slot the rank has settled. */
-    private final long[][] llcSettled;
+    /** The latest call this rank posted (0: none). */
+    public long lastPosted() {
+        return self.posted();
+    }
 
     /**
-     * An exchange with no post yet.
+     * Numbers and posts this rank's next collective call, whose data is in place. Fails at once,
+     * posting nothing, when the group was aborted.
      *
-     * @param ranks        the group size
-     * @param timeoutNanos how long one wait for the peers may take
-     * @param abortCause   the group's abort cause, null while it is not aborted
-     * @param groupClosed  whether the group was closed
+     * @param op        the call, for messages
+     * @param signature what the call is, compared with every peer's call of the same number
+     * @return the call's number
      */
-    public Exchange(int ranks, long timeoutNanos, Supplier<Throwable> abortCause, BooleanSupplier groupClosed) {
-        this.abortCause = abortCause;
-        this.groupClosed = groupClosed;
-        this.ranks = ranks;
-        this.timeoutNanos = timeoutNanos;
-        this.timeoutMillis = Math.max(1, timeoutNanos / 1_000_000);
-        this.posted = new long[ranks];
-        this.ring = new Post[ranks][RING];
-        this.closed = new boolean[ranks];
-        this.llSettled = new long[ranks];
-        this.llcSettled = new long[ranks][2];
-        Arrays.fill(llSettled, -2);
-        for (long[] s : llcSettled) {
-            Arrays.fill(s, -1);
-        }
+    public long post(String op, String signature) {
+        waits.throwIfAborted(op);
+        long seq = self.posted() + 1;
+        self.post(seq, signature);
+        lastSignature = signature;
+        bell.ring();
+        return seq;
     }
 
-    /** One collective call of one rank: its number, what it is, and what the peers read. */
-    public static final class Post {
-        final int rank;
-        final long seq;
-        final String signature;
-        volatile Object payload;
-        final boolean[] readBy;
-        int reads;
-
-        /**
-         * One call of one rank.
-         *
-         * @param rank      the posting rank
-         * @param seq       its call number on the buffer
-         * @param signature what the call is, compared between ranks
-         * @param payload   what the peers read (the path's own record)
-         * @param ranks     the group size
-         */
-        public Post(int rank, long seq, String signature, Object payload, int ranks) {
-            this.rank = rank;
-            this.seq = seq;
-            this.signature = signature;
-            this.payload = payload;
-            this.readBy = new boolean[ranks];
-        }
-
-        /** What the posting rank published; null once every rank has read it. */
-        public Object payload() {
-            return payload;
-        }
-
-        /** The call number. */
-        public long seq() {
-            return seq;
-        }
-    }
-
-    /** Publishes this rank's call {@code p} (its number follows the rank's previous post). */
-    public void post(Post p) {
-        synchronized (lock) {
-            if (p.seq != posted[p.rank] + 1) {
-                throw new IllegalStateException("rank " + p.rank + " posted call #" + p.seq + " after #" + posted[p.rank]);
-            }
-            ring[p.rank][(int) (p.seq % RING)] = p;
-            posted[p.rank] = p.seq;
-            lock.notifyAll();
-        }
-    }
-
-    /** The buffer of {@code rank} was closed: peers waiting for it fail at once. */
-    public void markClosed(int rank) {
-        synchronized (lock) {
-            closed[rank] = true;
-            lock.notifyAll();
-        }
-    }
-
-    /** Wakes every waiter to look at the group again (abort, close). */
-    public void wake() {
-        synchronized (lock) {
-            lock.notifyAll();
-        }
+    /** {@link #post} for a call whose data is in the {@link Region#NORMAL} region. */
+    public long postNormal(String op, String signature) {
+        long seq = post(op, signature);
+        lastNormal = seq;
+        return seq;
     }
 
     /**
      * Waits until every rank posted call {@code seq} and checks that it is the same call
-     * (signature) everywhere; returns the posts in rank order (this rank's included).
+     * (signature) everywhere.
      */
-    public Post[] awaitPosts(RankRuntime self, String op, long seq, String signature) {
-        int rank = self.rank;
-        Post[] out = new Post[ranks];
-        long deadline = System.nanoTime() + timeoutNanos;
-        synchronized (lock) {
+    public void awaitPosts(String op, long seq, String signature) {
+        String mine = new String(ControlBlock.signatureBytes(signature), StandardCharsets.UTF_8);
+        for (int p = 0; p < ranks; p++) {
+            if (p == rank) {
+                continue;
+            }
+            ControlBlock b = blocks[p];
+            int peer = p;
+            waits.until(op, p, b::posted, seq, Waits.OnPeerFailure.IGNORE, () -> "peer " + peer + " posted call #"
+                    + b.posted() + ", this rank waits for call #" + seq + " (" + signature + ")");
+            String theirs = b.signature(seq);
+            if (theirs == null) {
+                throw new EpException("collective calls out of step on rank " + rank + ": peer " + p + " is more than "
+                        + ControlBlock.RING + " calls ahead of call #" + seq + " (" + signature + ")");
+            }
+            if (!theirs.equals(mine)) {
+                throw new EpException("collective mismatch on rank " + rank + ": call #" + seq + " is " + signature
+                        + " here but " + theirs + " on rank " + p
+                        + " (every rank must make the same calls on a buffer, in the same order)");
+            }
+        }
+    }
+
+    /** This rank has finished reading what {@code peer} posted as call {@code seq}. */
+    public void markRead(int peer, long seq) {
+        blocks[peer].setAck(rank, seq);
+        bell.ring();
+    }
+
+    /** Waits until every rank has read this rank's call {@code seq} (so its inputs may change again). */
+    public void awaitReads(String op, long seq) {
+        for (int p = 0; p < ranks; p++) {
+            int peer = p;
+            waits.until(op, p, () -> self.ack(peer), seq, Waits.OnPeerFailure.FAIL,
+                    () -> "peer " + peer + " has not finished reading call #" + seq + " (" + lastSignature + "); "
+                            + readers(seq) + " of " + ranks + " ranks done");
+        }
+    }
+
+    private int readers(long seq) {
+        int n = 0;
+        for (int p = 0; p < ranks; p++) {
+            if (self.ack(p) >= seq) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * This rank's normal region, at least {@code bytes} large, to write the data of its next
+     * normal call into: first waits until every peer is done with the previous one (read it, or
+     * failed that call), which a call that failed here may not have waited for.
+     */
+    public MemorySegment normalRegion(String op, long bytes) {
+        long prev = lastNormal;
+        if (prev > 0) {
             for (int p = 0; p < ranks; p++) {
-                while (posted[p] < seq) {
-                    int peer = p;
-                    waitLocked(self, op, p, deadline, () -> "peer " + peer + " posted call #" + posted[peer]
-                            + ", this rank waits for call #" + seq + " (" + signature + ")");
-                }
-                Post post = ring[p][(int) (seq % RING)];
-                if (post == null || post.seq != seq) {
-                    throw new EpException("collective calls out of step on rank " + rank + ": peer " + p
-                            + " is more than " + RING + " calls ahead of call #" + seq + " (" + signature + ")");
-                }
-                if (!post.signature.equals(signature)) {
-                    throw new EpException("collective mismatch on rank " + rank + ": call #" + seq + " is " + signature
-                            + " here but " + post.signature + " on rank " + p
-                            + " (every rank must make the same calls on a buffer, in the same order)");
-                }
-                out[p] = post;
+                int peer = p;
+                waits.until(op, p, () -> self.ack(peer), prev, Waits.OnPeerFailure.DONE,
+                        () -> "peer " + peer + " has not finished reading call #" + prev
+                                + ", whose memory this rank's next call reuses");
             }
         }
-        return out;
+        return regions.own(Region.NORMAL, bytes);
     }
 
-    /** This rank has finished reading what {@code post} published. */
-    public void markRead(Post post, int reader) {
-        synchronized (lock) {
-            if (!post.readBy[reader]) {
-                post.readBy[reader] = true;
-                post.reads++;
-                if (post.reads == ranks) {
-                    lock.notifyAll();
-                }
-            }
+    /** This rank's region {@code kind}, at least {@code bytes} large (grown only while no peer reads it). */
+    public MemorySegment ownRegion(Region kind, long bytes) {
+        return regions.own(kind, bytes);
+    }
+
+    /** Peer {@code peer}'s region {@code kind} (this rank's own for itself), to read what it posted. */
+    public MemorySegment region(int peer, Region kind) {
+        try {
+            return regions.peer(peer, kind);
+        } catch (EpException e) {
+            String why = blocks[peer].state() == ControlBlock.STATE_CLOSED ? ": it closed its buffer"
+                    : !waits.isAlive(peer) ? ": its process died" : "";
+            throw new EpException("rank " + rank + " cannot read the " + kind + " region of peer " + peer + why + " ("
+                    + e.getMessage() + ")", e);
         }
     }
 
-    /** Waits until every rank has read this rank's post (so its inputs may change again). */
-    public void awaitReads(RankRuntime self, String op, Post mine) {
-        long deadline = System.nanoTime() + timeoutNanos;
-        synchronized (lock) {
-            for (int p = 0; p < ranks; p++) {
-                while (!mine.readBy[p]) {
-                    int peer = p;
-                    waitLocked(self, op, p, deadline, () -> "peer " + peer + " has not finished reading call #" + mine.seq
-                            + " (" + mine.signature + "); " + mine.reads + " of " + ranks + " ranks done");
-                }
-            }
-            mine.payload = null;
-        }
-    }
-
-    /** Every low-latency dispatch of {@code rank} up to {@code watermark} is received or stale there. */
-    public void settleLowLatencyDispatch(int rank, long watermark) {
-        synchronized (lock) {
-            if (watermark > llSettled[rank]) {
-                llSettled[rank] = watermark;
-                lock.notifyAll();
-            }
+    /** Every low-latency dispatch of this rank up to {@code watermark} is received or stale here. */
+    public void settleLowLatencyDispatch(long watermark) {
+        if (watermark > self.llSettled()) {
+            self.setLlSettled(watermark);
+            bell.ring();
         }
     }
 
     /** Waits until every peer has received (or dropped) this rank's low-latency dispatch {@code generation}. */
-    public void awaitLowLatencyDispatchSettled(RankRuntime self, String op, long generation) {
-        long deadline = System.nanoTime() + timeoutNanos;
-        synchronized (lock) {
-            for (int p = 0; p < ranks; p++) {
-                while (llSettled[p] < generation) {
-                    int peer = p;
-                    waitLocked(self, op, p, deadline, () -> "peer " + peer + " settled low-latency dispatches up to #"
-                            + llSettled[peer] + ", this rank needs #" + generation + " settled to reuse its send buffer");
-                }
-            }
+    public void awaitLowLatencyDispatchSettled(String op, long generation) {
+        for (int p = 0; p < ranks; p++) {
+            ControlBlock b = blocks[p];
+            int peer = p;
+            waits.until(op, p, b::llSettled, generation, Waits.OnPeerFailure.IGNORE, () -> "peer " + peer
+                    + " settled low-latency dispatches up to #" + b.llSettled() + ", this rank needs #" + generation
+                    + " settled to reuse its send buffer");
         }
     }
 
-    /** {@code rank} received (or dropped) every low-latency combine on {@code slot} up to call {@code seq}. */
-    public void settleLowLatencyCombine(int rank, int slot, long seq) {
-        synchronized (lock) {
-            if (seq > llcSettled[rank][slot]) {
-                llcSettled[rank][slot] = seq;
-                lock.notifyAll();
-            }
+    /** This rank received (or dropped) every low-latency combine on {@code slot} up to call {@code seq}. */
+    public void settleLowLatencyCombine(int slot, long seq) {
+        if (seq > self.llcSettled(slot)) {
+            self.setLlcSettled(slot, seq);
+            bell.ring();
         }
     }
 
     /** Waits until every peer has received (or dropped) this rank's low-latency combine call {@code seq} on {@code slot}. */
-    public void awaitLowLatencyCombineSettled(RankRuntime self, String op, int slot, long seq) {
-        long deadline = System.nanoTime() + timeoutNanos;
-        synchronized (lock) {
-            for (int p = 0; p < ranks; p++) {
-                while (llcSettled[p][slot] < seq) {
-                    int peer = p;
-                    waitLocked(self, op, p, deadline, () -> "peer " + peer + " settled low-latency combines on slot " + slot
-                            + " up to call #" + llcSettled[peer][slot] + ", this rank needs call #" + seq + " settled");
-                }
+    public void awaitLowLatencyCombineSettled(String op, int slot, long seq) {
+        for (int p = 0; p < ranks; p++) {
+            ControlBlock b = blocks[p];
+            int peer = p;
+            waits.until(op, p, () -> b.llcSettled(slot), seq, Waits.OnPeerFailure.IGNORE, () -> "peer " + peer
+                    + " settled low-latency combines on slot " + slot + " up to call #" + b.llcSettled(slot)
+                    + ", this rank needs call #" + seq + " settled");
+        }
+    }
+
+    /** Call {@code seq} of this rank, posted, failed here: peers waiting for it to read theirs stop waiting. */
+    public void markFailed(long seq, Throwable why) {
+        self.markFailed(seq, String.valueOf(why));
+        bell.ring();
+    }
+
+    /** This rank's group was aborted: peers (in other processes too) fail their waits at once. */
+    public void markAborted(String why) {
+        self.markAborted(why);
+        bell.ring();
+    }
+
+    /** The buffer of this rank was closed: peers waiting for it fail at once. */
+    public void markClosed() {
+        self.setState(ControlBlock.STATE_CLOSED);
+        bell.ring();
+    }
+
+    /** Wakes every waiter of this JVM to look again (abort, close). */
+    public void wake() {
+        bell.ring();
+    }
+
+    /**
+     * Marks the buffer closed and releases this rank's segments and its mappings of its peers';
+     * across processes, also removes what peers that died left (they cannot). Twice is harmless.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        markClosed();
+        regions.close();
+        for (int p = 0; p < ranks; p++) {
+            if (p != rank && segments.crossProcess() && !waits.isAlive(p)) {
+                segments.removeLeftovers(stems[p]);
             }
+            segments.release(Fabric.controlName(stems[p]), p == rank);
         }
     }
 
-    /** One wait step under the lock: fails on abort, close and timeout. */
-    private void waitLocked(RankRuntime self, String op, int peer, long deadline,
-            java.util.function.Supplier<String> counters) {
-        throwIfAborted(self, op);
-        if (groupClosed.getAsBoolean()) {
-            throw new IllegalStateException(op + " on rank " + self.rank + ": the cpu group was closed");
-        }
-        if (self.isClosed()) {
-            throw new IllegalStateException(op + " on rank " + self.rank + ": EpBuffer of rank " + self.rank
-                    + " was closed while it waited");
-        }
-        if (peer != self.rank && closed[peer]) {
-            throw new EpException(op + " on rank " + self.rank + ": peer " + peer
-                    + " closed its buffer while this rank waited for it (" + counters.get() + ")");
-        }
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-            throw new EpTimeoutException(op, self.rank, peer, counters.get(), timeoutMillis);
-        }
-        try {
-            lock.wait(Math.max(1, left / 1_000_000), 0);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            // A failing rank aborts the group, then interrupts the others: the abort is the news.
-            throwIfAborted(self, op);
-            throw new EpException(op + " on rank " + self.rank + " was interrupted while waiting for peer " + peer, e);
-        }
-    }
-
-    private void throwIfAborted(RankRuntime self, String op) {
-        Throwable cause = abortCause.get();
-        if (cause != null) {
-            throw new EpException(op + " on rank " + self.rank + " aborted: the group was aborted by " + cause, cause);
-        }
+    @Override
+    public String toString() {
+        return "Exchange[rank " + rank + " of " + ranks + ", posted #" + self.posted() + "]";
     }
 }

@@ -10,9 +10,9 @@ import java.util.List;
 
 /**
  * What every path of one CPU rank's buffer shares: who the rank is, what the buffer was sized
- * for, the exchange with its peers, the memory of its results and the results it still owns,
- * and the numbering of its collective calls. The paths run under this object's monitor (one
- * call of the rank at a time; a low-latency hook may come from another thread).
+ * for, its side of the exchange with its peers, the memory of its results and the results it
+ * still owns. The paths run under this object's monitor (one call of the rank at a time; a
+ * low-latency hook may come from another thread).
  */
 public final class RankRuntime {
     /** The buffer the API sees: results and handles name it as their owner. */
@@ -23,7 +23,7 @@ public final class RankRuntime {
     public final int ranks;
     /** What the buffer was sized for. */
     public final BufferSpec spec;
-    /** The rendezvous with the peers. */
+    /** This rank's side of the exchange with its peers (it numbers the collective calls). */
     public final Exchange exchange;
     /** Memory of the results this rank hands out. */
     public final HostPool pool = new HostPool();
@@ -31,29 +31,20 @@ public final class RankRuntime {
     private final List<AutoCloseable> results = new ArrayList<>();
     private final Object closeLock = new Object();
     private volatile boolean closed;
-    /** Collective calls posted by this rank. */
-    private long seq;
 
     /**
      * The runtime of rank {@code rank}.
      *
      * @param owner    the buffer of the rank
-     * @param exchange shared by the ranks of the buffer set
-     * @param rank     this rank
-     * @param ranks    the group size
+     * @param exchange this rank's side of the buffer set's exchange
      * @param spec     the concluded spec
      */
-    public RankRuntime(EpBuffer owner, Exchange exchange, int rank, int ranks, BufferSpec spec) {
+    public RankRuntime(EpBuffer owner, Exchange exchange, BufferSpec spec) {
         this.owner = owner;
         this.exchange = exchange;
-        this.rank = rank;
-        this.ranks = ranks;
+        this.rank = exchange.rank;
+        this.ranks = exchange.ranks;
         this.spec = spec;
-    }
-
-    /** The number of this rank's next collective call (posts are numbered 1, 2, ... without gaps). */
-    public long nextCall() {
-        return ++seq;
     }
 
     /** Whether the buffer was closed. */

@@ -8,7 +8,6 @@ import ep4j.LowLatencyCombined;
 import ep4j.LowLatencyHandle;
 import ep4j.RecvHook;
 import ep4j.Tensor;
-import ep4j.cpu.control.Exchange;
 import ep4j.cpu.control.RankRuntime;
 import ep4j.cpu.kernel.Kernels;
 import ep4j.cpu.kernel.Routing;
@@ -20,7 +19,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Low-latency combine (DESIGN 2.5) on one rank, in two halves: the send half puts the expert
- * outputs into the combine input of the dispatch's slot and publishes it; the receive half (at
+ * outputs into the combine input of the dispatch's slot (shared memory) and posts the call; the
+ * receive half (at
  * once, or from the hook) sums, for each token of this rank, {@code w * y} of its experts' rows
  * with fused multiply-adds in slot order, rounded once to bf16. A later combine on the same slot
  * drops an earlier one not received yet (its hook goes stale).
@@ -57,10 +57,6 @@ final class LowLatencyCombine {
             this.tokens = tokens;
             this.combineRow = combineRow;
         }
-    }
-
-    /** What a rank publishes: its combine input of the slot. */
-    private record Post(MemorySegment y) {
     }
 
     LowLatencyCombine(RankRuntime rt, Supplier<LowLatencyMemory> memory, LowLatencyDispatch dispatches) {
@@ -111,8 +107,8 @@ final class LowLatencyCombine {
             if (!prev.received) {
                 prev.dropped = true;
             }
-            rt.exchange.settleLowLatencyCombine(rt.rank, s, prev.seq);
-            rt.exchange.awaitLowLatencyCombineSettled(rt, "lowLatencyCombine", s, prev.seq);
+            rt.exchange.settleLowLatencyCombine(s, prev.seq);
+            rt.exchange.awaitLowLatencyCombineSettled("lowLatencyCombine", s, prev.seq);
         }
         if (!inPlace) {
             long rowBytes = 2L * m.hidden;
@@ -121,9 +117,8 @@ final class LowLatencyCombine {
                 MemorySegment.copy(y.segment(), off, in, off, slot.recvCount[le] * rowBytes);
             }
         }
-        long call = rt.nextCall();
         String signature = "lowLatencyCombine(dispatch call #" + slot.seq + ")";
-        rt.exchange.post(new Exchange.Post(rt.rank, call, signature, new Post(in), rt.ranks));
+        long call = rt.exchange.post("lowLatencyCombine", signature);
         Tensor out = a.out();
         boolean owns = out == null;
         if (owns) {
@@ -156,12 +151,12 @@ final class LowLatencyCombine {
             throw new IllegalStateException("low-latency combine call #" + st.seq + " on rank " + rt.rank
                     + " is stale: a later low-latency combine reused its buffer before it was received");
         }
-        Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "lowLatencyCombine", st.seq, st.signature);
+        rt.exchange.awaitPosts("lowLatencyCombine", st.seq, st.signature);
         LowLatencyMemory m = memory.get();
         int hidden = m.hidden;
         MemorySegment[] ys = new MemorySegment[rt.ranks];
         for (int j = 0; j < rt.ranks; j++) {
-            ys[j] = ((Post) posts[j].payload()).y();
+            ys[j] = m.peerCombineIn(j, st.slot);
         }
         long rowBytes = 2L * hidden;
         float[] acc = new float[hidden];
@@ -182,6 +177,6 @@ final class LowLatencyCombine {
             Kernels.storeRow(acc, tmp, o, t * rowBytes, hidden);
         }
         st.received = true;
-        rt.exchange.settleLowLatencyCombine(rt.rank, st.slot, st.seq);
+        rt.exchange.settleLowLatencyCombine(st.slot, st.seq);
     }
 }

@@ -9,7 +9,6 @@ import ep4j.RecvHook;
 import ep4j.Tensor;
 import ep4j.codec.Fp8Mode;
 import ep4j.codec.Fp8Quantizer;
-import ep4j.cpu.control.Exchange;
 import ep4j.cpu.control.RankRuntime;
 import ep4j.cpu.kernel.Routing;
 import ep4j.spi.Results;
@@ -20,9 +19,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Low-latency dispatch (DESIGN 2.4) on one rank, in two halves: the send half quantizes this
- * rank's tokens into the call's slot and publishes them; the receive half (at once, or from the
- * hook) pulls every peer's rows for this rank's experts into the slot, expert-major, grouped by
- * source rank, then source token. Generation {@code g} (the rank's g-th low-latency dispatch,
+ * rank's tokens into the call's send slot (shared memory), with the tokens of every expert, and
+ * posts the call; the receive half (at once, or from the hook) pulls every peer's rows for this
+ * rank's experts from the peers' send slots into its receive slot, expert-major, grouped by source
+ * rank, then source token. Generation {@code g} (the rank's g-th low-latency dispatch,
  * from 0) uses slot {@code g % 2}; it goes stale when generation {@code g + 2} starts.
  */
 final class LowLatencyDispatch {
@@ -45,11 +45,6 @@ final class LowLatencyDispatch {
         int[] recvCount;
         /** For each of this rank's (t, k): the row of (t, expert) in that expert's block on its rank, or -1. */
         int[] combineRow;
-    }
-
-    /** What a rank publishes: its send rows and, per expert, the tokens that go there. */
-    private record Post(MemorySegment x, long xRowBytes, MemorySegment scales, long scaleRowBytes,
-            int[][] tokensOfExpert) {
     }
 
     LowLatencyDispatch(RankRuntime rt, Supplier<LowLatencyMemory> memory) {
@@ -80,9 +75,9 @@ final class LowLatencyDispatch {
         long g = generation + 1;
         int s = (int) (g & 1);
         generation = g;
-        rt.exchange.settleLowLatencyDispatch(rt.rank, watermark());
+        rt.exchange.settleLowLatencyDispatch(watermark());
         if (g >= 2) {
-            rt.exchange.awaitLowLatencyDispatchSettled(rt, "lowLatencyDispatch", g - 2);
+            rt.exchange.awaitLowLatencyDispatchSettled("lowLatencyDispatch", g - 2);
         }
         long xRowBytes = mode == null ? 2L * hidden : hidden;
         long scaleRowBytes = mode == null ? 0 : mode.scaleBytesPerRow(hidden);
@@ -92,7 +87,7 @@ final class LowLatencyDispatch {
             Fp8Quantizer.quantize(x.segment(), tokens, hidden, mode, m.sendX[s].asSlice(0, (long) tokens * hidden),
                     m.sendScales[s].asSlice(0, tokens * scaleRowBytes));
         }
-        int[][] tokensOfExpert = Routing.tokensOfExpert(idx, tokens, topk, numExperts);
+        ExpertTokens.write(m.expertTokens[s], Routing.tokensOfExpert(idx, tokens, topk, numExperts));
 
         Slot slot = slots[s];
         slot.gen = g;
@@ -104,9 +99,7 @@ final class LowLatencyDispatch {
         slot.recvCount = null;
         slot.combineRow = null;
         slot.signature = "lowLatencyDispatch(" + (mode == null ? "bf16" : "fp8 " + mode) + ")";
-        slot.seq = rt.nextCall();
-        rt.exchange.post(new Exchange.Post(rt.rank, slot.seq, slot.signature,
-                new Post(m.sendX[s], xRowBytes, m.sendScales[s], scaleRowBytes, tokensOfExpert), ranks));
+        slot.seq = rt.exchange.post("lowLatencyDispatch", slot.signature);
 
         long rows = (long) m.local * m.capacity;
         Tensor outX = Tensor.ofHost(m.recvX[s].asSlice(0, rows * xRowBytes), mode == null ? DType.BF16 : DType.FP8_E4M3,
@@ -148,8 +141,12 @@ final class LowLatencyDispatch {
                     + " is stale: its buffer was reused by a later call before it was received");
         }
         LowLatencyMemory m = memory.get();
-        Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "lowLatencyDispatch", slot.seq, slot.signature);
+        rt.exchange.awaitPosts("lowLatencyDispatch", slot.seq, slot.signature);
         int s = (int) (g & 1);
+        ExpertTokens[] in = new ExpertTokens[rt.ranks];
+        for (int i = 0; i < rt.ranks; i++) {
+            in[i] = m.peerExpertTokens(i, s);
+        }
         int ranks = rt.ranks;
         int local = m.local;
         int hidden = m.hidden;
@@ -164,11 +161,11 @@ final class LowLatencyDispatch {
             int cursor = 0;
             long block = (long) le * m.capacity;
             for (int i = 0; i < ranks; i++) {
-                Post p = (Post) posts[i].payload();
-                int[] toks = p.tokensOfExpert()[e];
-                Routing.copyRows(p.x(), xRowBytes, toks, 0, toks.length, m.recvX[s], block + cursor);
+                int[] toks = in[i].tokens(e);
+                Routing.copyRows(m.peerSendX(i, s), xRowBytes, toks, 0, toks.length, m.recvX[s], block + cursor);
                 if (scaleRowBytes > 0) {
-                    Routing.copyRows(p.scales(), scaleRowBytes, toks, 0, toks.length, m.recvScales[s], block + cursor);
+                    Routing.copyRows(m.peerSendScales(i, s), scaleRowBytes, toks, 0, toks.length, m.recvScales[s],
+                            block + cursor);
                 }
                 System.arraycopy(toks, 0, srcToken, (int) block + cursor, toks.length);
                 ranges[(le * ranks + i) * 2] = cursor;
@@ -180,15 +177,17 @@ final class LowLatencyDispatch {
         MemorySegment.copy(srcToken, 0, m.sourceToken[s], Routing.INT, 0, srcToken.length);
         MemorySegment.copy(ranges, 0, m.ranges[s], Routing.INT, 0, ranges.length);
         MemorySegment.copy(counts, 0, m.recvCount[s], Routing.INT, 0, counts.length);
-        slot.combineRow = combineRows(slot, posts);
+        slot.combineRow = combineRows(slot, in);
         slot.recvCount = counts;
         slot.received = true;
-        rt.exchange.settleLowLatencyDispatch(rt.rank, watermark());
+        rt.exchange.settleLowLatencyDispatch(watermark());
     }
 
     /** Where each of this rank's (token, expert) pairs landed in its expert's block, for combine. */
-    private int[] combineRows(Slot slot, Exchange.Post[] posts) {
+    private int[] combineRows(Slot slot, ExpertTokens[] in) {
         int[] combineRow = new int[slot.tokens * slot.topk];
+        int[][] own = new int[rt.spec.lowLatencyExperts()][];
+        int[] base = new int[own.length];
         for (int t = 0; t < slot.tokens; t++) {
             for (int k = 0; k < slot.topk; k++) {
                 int e = slot.idx[t * slot.topk + k];
@@ -196,12 +195,13 @@ final class LowLatencyDispatch {
                     combineRow[t * slot.topk + k] = -1;
                     continue;
                 }
-                int base = 0;
-                for (int i = 0; i < rt.rank; i++) {
-                    base += ((Post) posts[i].payload()).tokensOfExpert()[e].length;
+                if (own[e] == null) {
+                    own[e] = in[rt.rank].tokens(e);
+                    for (int i = 0; i < rt.rank; i++) {
+                        base[e] += in[i].count(e);
+                    }
                 }
-                int pos = Arrays.binarySearch(((Post) posts[rt.rank].payload()).tokensOfExpert()[e], t);
-                combineRow[t * slot.topk + k] = base + pos;
+                combineRow[t * slot.topk + k] = base[e] + Arrays.binarySearch(own[e], t);
             }
         }
         return combineRow;

@@ -8,6 +8,7 @@ import ep4j.EpEvent;
 import ep4j.Tensor;
 import ep4j.cpu.control.Exchange;
 import ep4j.cpu.control.RankRuntime;
+import ep4j.cpu.control.Region;
 import ep4j.cpu.kernel.Kernels;
 import ep4j.cpu.kernel.Routing;
 import ep4j.spi.Results;
@@ -16,19 +17,16 @@ import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Normal combine (DESIGN 2.3) on one rank: every rank publishes its expert outputs, and each rank
- * pulls the rows of its own tokens from the ranks that received them, summing in float32 in the
- * fixed order (biases, then ranks ascending) and rounding once to bf16.
+ * Normal combine (DESIGN 2.3) on one rank: every rank writes its expert outputs into its normal
+ * region ({@link CombineWire}) and posts the call, and each rank pulls the rows of its own tokens
+ * from the regions of the ranks that received them, summing in float32 in the fixed order
+ * (biases, then ranks ascending) and rounding once to bf16.
  */
 final class Combine {
     private final RankRuntime rt;
 
     Combine(RankRuntime rt) {
         this.rt = rt;
-    }
-
-    /** What a rank publishes for a combine: its expert outputs and, optionally, weights. */
-    private record CombinePost(MemorySegment x, @Nullable MemorySegment weights) {
     }
 
     /** Combines for a validated {@code a} whose handle has the state {@code st}. */
@@ -41,26 +39,29 @@ final class Combine {
         int topk = w == null ? 0 : (int) w.dim(1);
         // Read every input before the call is numbered: a tensor that cannot be read (closed, an
         // expired view) then fails this rank's call and leaves its numbering intact.
-        CombinePost post = new CombinePost(a.x().segment(), w == null ? null : w.segment());
+        MemorySegment x = a.x().segment();
+        MemorySegment ws0 = w == null ? null : w.segment();
         MemorySegment b0 = a.bias0() == null ? null : a.bias0().segment();
         MemorySegment b1 = a.bias1() == null ? null : a.bias1().segment();
         String signature = "combine(routing of call #" + st.routingId() + ", topkWeights="
                 + (w == null ? "none" : "[*, " + topk + "]") + ")";
         Exchange ex = rt.exchange;
-        Exchange.Post mine = new Exchange.Post(rt.rank, rt.nextCall(), signature, post, ranks);
-        ex.post(mine);
-        Exchange.Post[] posts = ex.awaitPosts(rt, "combine", mine.seq(), signature);
+        long rows = h.numRows();
+        MemorySegment region = ex.normalRegion("combine", CombineWire.bytes(rows, hidden, topk));
+        CombineWire.write(region, x, ws0, rows, hidden, topk);
+        long seq = ex.postNormal("combine", signature);
+        ex.awaitPosts("combine", seq, signature);
+        MemorySegment[] xs = new MemorySegment[ranks];
+        MemorySegment[] ws = new MemorySegment[ranks];
+        for (int j = 0; j < ranks; j++) {
+            CombineWire.Post p = CombineWire.read(ex.region(j, Region.NORMAL));
+            xs[j] = p.x();
+            ws[j] = p.weights();
+        }
         Tensor outX = null;
         Tensor outW = null;
         boolean done = false;
         try {
-            MemorySegment[] xs = new MemorySegment[ranks];
-            MemorySegment[] ws = new MemorySegment[ranks];
-            for (int j = 0; j < ranks; j++) {
-                CombinePost p = (CombinePost) posts[j].payload();
-                xs[j] = p.x();
-                ws[j] = p.weights();
-            }
             outX = rt.pool.tensor(DType.BF16, tokens, hidden);
             outW = w == null ? null : rt.pool.tensor(DType.FLOAT32, tokens, topk);
             reduce(st.sendRow(), xs, ws, b0, b1, outX.segment(), outW == null ? null : outW.segment(), tokens, topk);
@@ -70,7 +71,7 @@ final class Combine {
             return c;
         } finally {
             for (int i = 0; i < ranks; i++) {
-                ex.markRead(posts[i], rt.rank);
+                ex.markRead(i, seq);
             }
             if (!done) {
                 if (outX != null) {
@@ -80,7 +81,7 @@ final class Combine {
                     outW.close();
                 }
             } else {
-                ex.awaitReads(rt, "combine", mine);
+                ex.awaitReads("combine", seq);
             }
         }
     }

@@ -10,8 +10,8 @@ import ep4j.Dispatched;
 import ep4j.EpEvent;
 import ep4j.InvalidArgumentException;
 import ep4j.Tensor;
-import ep4j.cpu.control.Exchange;
 import ep4j.cpu.control.RankRuntime;
+import ep4j.cpu.control.Region;
 import ep4j.cpu.kernel.Routing;
 import ep4j.spi.Keeper;
 import ep4j.spi.Results;
@@ -24,10 +24,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The normal (high-throughput) calls of one CPU rank (DESIGN 2.1-2.3): layout, dispatch (fresh
- * or cached) and combine. Every call was validated by the buffer. A dispatch publishes this
- * rank's tokens and routing; each rank then pulls the rows it receives from the senders' memory
- * (whole rows, bulk copies), ordered by source rank, then source token, and tells the senders it
- * is done reading; a rank returns once every peer has read its tokens.
+ * or cached) and combine. Every call was validated by the buffer. A dispatch writes this rank's
+ * tokens and routing into its normal region ({@link DispatchWire}) and posts the call; each rank
+ * then pulls the rows it receives from the senders' regions (whole rows, bulk copies), ordered by
+ * source rank, then source token, and tells the senders it is done reading; a rank returns once
+ * every peer has read its tokens.
  *
  * <p>Outputs, as on the GPU: the received rows stay in one of two receive slots that dispatches
  * alternate ({@link ReceiveSlots}); the tokens, scales, top-k, weights and the handle's source
@@ -52,12 +53,6 @@ public final class NormalPath implements AutoCloseable {
         this.combine = new Combine(rt);
         this.slots = new ReceiveSlots(rt);
         this.keeper = slots.keeper();
-    }
-
-    /** What a rank publishes for a dispatch; the routing fields are null for a cached dispatch. */
-    private record DispatchPost(MemorySegment x, long xRowBytes, @Nullable MemorySegment scales, long scaleRowBytes,
-            int @Nullable [][] tokensTo, int @Nullable [] idx, float @Nullable [] weights, int topk,
-            int @Nullable [] perExpert, int numWorst) {
     }
 
     /**
@@ -119,17 +114,11 @@ public final class NormalPath implements AutoCloseable {
         slots.checkNotRefilled("scales", scales);
         slots.checkNotRefilled("topkIdx", a.topkIdx());
         slots.checkNotRefilled("topkWeights", a.topkWeights());
-        DispatchPost post = new DispatchPost(x.segment(), rowBytes(x), scales == null ? null : scales.segment(),
-                rowBytes(scales), tokensTo, idx, weights, topk, perExpert, numWorst);
-
+        long seq = send(new DispatchWire.Post(tokens, x.segment(), rowBytes(x),
+                scales == null ? null : scales.segment(), rowBytes(scales), tokensTo, idx, weights, topk, perExpert,
+                numWorst), signature);
         ReceiveSlots.Slot slot = slots.refill();
-        Exchange.Post mine = new Exchange.Post(rt.rank, rt.nextCall(), signature, post, ranks);
-        rt.exchange.post(mine);
-        Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "dispatch", mine.seq(), signature);
-        DispatchPost[] in = new DispatchPost[ranks];
-        for (int i = 0; i < ranks; i++) {
-            in[i] = (DispatchPost) posts[i].payload();
-        }
+        DispatchWire.Post[] in = received(seq, signature);
         List<Tensor> owned = new ArrayList<>(4);
         boolean done = false;
         try {
@@ -146,7 +135,7 @@ public final class NormalPath implements AutoCloseable {
             Tensor recvW = weights == null ? null : slot.view(mem[4], DType.FLOAT32, rows, topk);
             int[] sourceToken = new int[rows];
             int[] offsets = new int[ranks + 1];
-            receive(posts, in, recvX, recvScales, recvIdx, recvW, sourceToken, offsets, local, topk);
+            receive(seq, in, recvX, recvScales, recvIdx, recvW, sourceToken, offsets, local, topk);
             Routing.writeInts(sourceToken, sourceT);
             int[] recvPerExpert = new int[local];
             for (int i = 0; i < ranks; i++) {
@@ -154,7 +143,7 @@ public final class NormalPath implements AutoCloseable {
                     recvPerExpert[l] += in[i].perExpert()[rt.rank * local + l];
                 }
             }
-            HandleState st = new HandleState(mine.seq(), numExperts, sendRows(in, tokensTo, tokens), sourceToken,
+            HandleState st = new HandleState(seq, numExperts, sendRows(in, tokensTo, tokens), sourceToken,
                     offsets, recvPerExpert, numWorst > 0);
             int[] aligned = aligned(recvPerExpert, a.expertAlignment());
             Tensor perExpertT = owned(owned, DType.INT32, local);
@@ -172,15 +161,36 @@ public final class NormalPath implements AutoCloseable {
             done = true;
             return d;
         } finally {
-            settle(posts, mine, owned, done);
+            settle(seq, owned, done);
         }
+    }
+
+    /**
+     * Writes this rank's post into its normal region (once every peer is done with the previous
+     * one), then numbers and posts the call: a post that cannot be written (an input that cannot
+     * be read) fails the call before it is numbered.
+     */
+    private long send(DispatchWire.Post post, String signature) {
+        var region = rt.exchange.normalRegion("dispatch", DispatchWire.bytes(post, rt.ranks));
+        DispatchWire.write(region, post, rt.ranks);
+        return rt.exchange.postNormal("dispatch", signature);
+    }
+
+    /** Waits for every rank's post of call {@code seq} and reads them, in rank order. */
+    private DispatchWire.Post[] received(long seq, String signature) {
+        rt.exchange.awaitPosts("dispatch", seq, signature);
+        DispatchWire.Post[] in = new DispatchWire.Post[rt.ranks];
+        for (int i = 0; i < rt.ranks; i++) {
+            in[i] = DispatchWire.read(rt.exchange.region(i, Region.NORMAL));
+        }
+        return in;
     }
 
     /**
      * The rows every rank receives, computed on every rank from every rank's routing, so that a
      * too small {@code numWorstTokens} fails everywhere alike; returns this rank's count.
      */
-    private int receivedRows(DispatchPost[] in) {
+    private int receivedRows(DispatchWire.Post[] in) {
         int ranks = rt.ranks;
         int[] received = new int[ranks];
         for (int j = 0; j < ranks; j++) {
@@ -203,7 +213,7 @@ public final class NormalPath implements AutoCloseable {
      * once done with it), with their top-k mapped to local experts; rows past the received count
      * are zeros, with source token and top-k index -1.
      */
-    private void receive(Exchange.Post[] posts, DispatchPost[] in, Tensor recvX, @Nullable Tensor recvScales,
+    private void receive(long seq, DispatchWire.Post[] in, Tensor recvX, @Nullable Tensor recvScales,
             @Nullable Tensor recvIdx, @Nullable Tensor recvW, int[] sourceToken, int[] offsets, int local, int topk) {
         int rows = sourceToken.length;
         int[] idx = recvIdx == null ? null : new int[rows * topk];
@@ -212,7 +222,7 @@ public final class NormalPath implements AutoCloseable {
         int row = 0;
         for (int i = 0; i < rt.ranks; i++) {
             offsets[i] = row;
-            DispatchPost p = in[i];
+            DispatchWire.Post p = in[i];
             int[] toks = p.tokensTo()[rt.rank];
             Routing.copyRows(p.x(), p.xRowBytes(), toks, 0, toks.length, recvX.segment(), row);
             if (recvScales != null) {
@@ -232,7 +242,7 @@ public final class NormalPath implements AutoCloseable {
                     }
                 }
             }
-            rt.exchange.markRead(posts[i], rt.rank);
+            rt.exchange.markRead(i, seq);
             row += toks.length;
         }
         offsets[rt.ranks] = row;
@@ -251,7 +261,7 @@ public final class NormalPath implements AutoCloseable {
     }
 
     /** The row each of this rank's tokens takes on every rank: {@code [T * R]}, -1 where it does not go. */
-    private int[] sendRows(DispatchPost[] in, int[][] tokensTo, int tokens) {
+    private int[] sendRows(DispatchWire.Post[] in, int[][] tokensTo, int tokens) {
         int ranks = rt.ranks;
         int[] sendRow = new int[tokens * ranks];
         Arrays.fill(sendRow, -1);
@@ -278,12 +288,10 @@ public final class NormalPath implements AutoCloseable {
         String signature = "dispatch(" + data(x, scales) + ", routing of call #" + st.routingId() + ")";
         slots.checkNotRefilled("x", x);
         slots.checkNotRefilled("scales", scales);
-        DispatchPost post = new DispatchPost(x.segment(), rowBytes(x), scales == null ? null : scales.segment(),
-                rowBytes(scales), null, null, null, 0, null, 0);
+        long seq = send(new DispatchWire.Post((int) x.dim(0), x.segment(), rowBytes(x),
+                scales == null ? null : scales.segment(), rowBytes(scales), null, null, null, 0, null, 0), signature);
         ReceiveSlots.Slot slot = slots.refill();
-        Exchange.Post mine = new Exchange.Post(rt.rank, rt.nextCall(), signature, post, ranks);
-        rt.exchange.post(mine);
-        Exchange.Post[] posts = rt.exchange.awaitPosts(rt, "dispatch", mine.seq(), signature);
+        DispatchWire.Post[] in = received(seq, signature);
         List<Tensor> owned = new ArrayList<>(1);
         boolean done = false;
         try {
@@ -292,13 +300,13 @@ public final class NormalPath implements AutoCloseable {
             Tensor recvScales = scales == null ? null : slot.view(mem[1], scales.dtype(), rows, scales.dim(1));
             int[] off = st.offsets();
             for (int i = 0; i < ranks; i++) {
-                DispatchPost p = (DispatchPost) posts[i].payload();
+                DispatchWire.Post p = in[i];
                 Routing.copyRows(p.x(), p.xRowBytes(), st.sourceToken(), off[i], off[i + 1], recvX.segment(), off[i]);
                 if (recvScales != null) {
                     Routing.copyRows(p.scales(), p.scaleRowBytes(), st.sourceToken(), off[i], off[i + 1],
                             recvScales.segment(), off[i]);
                 }
-                rt.exchange.markRead(posts[i], rt.rank);
+                rt.exchange.markRead(i, seq);
             }
             fillTail(recvX, off[ranks]);
             if (recvScales != null) {
@@ -313,7 +321,7 @@ public final class NormalPath implements AutoCloseable {
             done = true;
             return d;
         } finally {
-            settle(posts, mine, owned, done);
+            settle(seq, owned, done);
         }
     }
 
@@ -322,14 +330,14 @@ public final class NormalPath implements AutoCloseable {
      * until every receiver has read ours (success) or frees the owned outputs made so far
      * (failure; the views need no freeing).
      */
-    private void settle(Exchange.Post[] posts, Exchange.Post mine, List<Tensor> owned, boolean done) {
+    private void settle(long seq, List<Tensor> owned, boolean done) {
         for (int i = 0; i < rt.ranks; i++) {
-            rt.exchange.markRead(posts[i], rt.rank);
+            rt.exchange.markRead(i, seq);
         }
         if (!done) {
             owned.forEach(Tensor::close);
         } else {
-            rt.exchange.awaitReads(rt, "dispatch", mine);
+            rt.exchange.awaitReads("dispatch", seq);
         }
     }
 

@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Memory. On the GPU the slots are symmetric memory, fixed at creation for the worst case
  * ({@code R * maxTokensPerRank} rows), because peers write into them. Here no peer writes into a
- * slot (each rank pulls its rows from the senders' inputs), so a slot is one host allocation of
- * exactly what the largest dispatch it has held needed, grown (reallocated) when a dispatch needs
+ * slot (each rank pulls its rows from the senders' shared regions), so a slot is private, one
+ * host allocation of exactly what the largest dispatch it has held needed, grown when a dispatch needs
  * more, never more than the worst case: a buffer sized generously costs only what its dispatches
  * use, and a rank that never dispatches holds nothing. Growing happens after the generation
  * advanced, so no readable view ever sees the memory go.
