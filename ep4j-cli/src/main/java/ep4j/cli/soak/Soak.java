@@ -21,6 +21,10 @@ import java.util.concurrent.TimeUnit;
  * and the run goes on; a failure (an exception) ends it, since a failed group stays aborted.
  * After the last step every buffer and result is closed, and the native memory in use must be
  * back where it started (nothing leaked).
+ *
+ * <p>In a job of one process per rank the group under test drives this process's rank only,
+ * while the reference, in this JVM, runs every rank (the inputs come from the seed, so every
+ * process makes the same ones); each process compares its own rank.
  */
 final class Soak {
     /**
@@ -84,7 +88,7 @@ final class Soak {
                 try {
                     diff = runStep(c, step == settings.injectMismatchAt());
                     if (step == settings.injectLeakAt()) {
-                        subject.allocate(0, ep4j.DType.UINT8, INJECTED_LEAK_BYTES); // never closed: the test hook's leak
+                        subject.allocate(subject.localRanks()[0], ep4j.DType.UINT8, INJECTED_LEAK_BYTES); // never closed: the test hook's leak
                     }
                 } catch (RuntimeException | Error e) {
                     failure = "step " + step + " failed (case " + c.describe() + "): " + Main.oneLine(e) + "; "
@@ -149,7 +153,7 @@ final class Soak {
     }
 
     private static StepOutputs run(EpGroup group, EpBuffers buffers, SoakCase c, SoakInputs in) {
-        return new StepOutputs(group.onEachRank(r -> c.kind() == SoakCase.Kind.LOW_LATENCY
+        return new StepOutputs(group.localRanks(), group.onEachRank(r -> c.kind() == SoakCase.Kind.LOW_LATENCY
                 ? new LowLatencyStep(group, buffers.rank(r), r, c, in).run()
                 : new NormalStep(group, buffers.rank(r), r, c, in).run()));
     }

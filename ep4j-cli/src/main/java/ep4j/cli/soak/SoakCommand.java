@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Step after step, draws a random case (buffer shape, tokens per rank, routing with empty slots and duplicated experts, mode: normal bf16 or fp8 with float32, power-of-two or UE8M0 scales, cached, worst-sized, low latency with and without receive hooks, synchronous or async, combine with weights and biases), runs it on the backend under test, runs it again on a second, independent group of the CPU backend with the same inputs, and compares every defined output bit for bit. Buffers are allocated per block of 8 steps and closed after it.",
             "With --backend cpu the CPU backend is compared with a second, independently run CPU group: no backend differences to find, but still useful: it catches nondeterminism, races and leaks.",
-            "Prints the native (and, on cuda, GPU) memory at the start and at the end; with every buffer and result closed, the native memory in use (tracked by the JVM: bin/ep4j starts soak with -XX:NativeMemoryTracking=summary) must be back where it started (GPU memory is printed, not judged: the driver's pools keep freed blocks). Exit code 1 on any mismatch, failure or leak, naming the step, its case (seed, shape, mode) and the first differing output; every step is reproducible from its seed (--seed SEED --steps 1)."
+            "Prints the native (and, on cuda, GPU) memory at the start and at the end; with every buffer and result closed, the native memory in use (tracked by the JVM: bin/ep4j starts soak with -XX:NativeMemoryTracking=summary) must be back where it started (GPU memory is printed, not judged: the driver's pools keep freed blocks). Exit code 1 on any mismatch, failure or leak, naming the step, its case (seed, shape, mode) and the first differing output; every step is reproducible from its seed (--seed SEED --steps 1).",
+            "With --job this process is one rank of a job of one process per rank, started by ep4j launch, torchrun, srun or mpirun (GroupSpec.fromEnvironment(): the group's size is the job's, so --ranks is not given, and every rank must run the same steps, so --steps is required and --minutes refused). Each process compares its own rank with a CPU reference of every rank in its own JVM. Example: ep4j launch -n 2 -- soak --job --backend cpu --steps 100"
         })
 public final class SoakCommand implements Callable<Integer> {
     /** Native bytes the end may hold above the start without being called a leak (allocator and JDK noise). */
@@ -47,6 +48,9 @@ public final class SoakCommand implements Callable<Integer> {
 
     @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4.")
     Integer ranks;
+
+    @Option(names = "--job", description = "Be one rank of a job of one process per rank (ep4j launch, torchrun, srun, mpirun): the group comes from the launcher's variables. Needs --steps, and every rank the same --seed (ep4j launch and torchrun pass the same arguments to every rank; without --seed the ranks draw different seeds and fail at the first step).")
+    boolean job;
 
     @Option(names = "--seed", paramLabel = "SEED", description = "Step i runs the case of seed SEED + i. Default: drawn at random, and printed.")
     Long seed;
@@ -79,7 +83,22 @@ public final class SoakCommand implements Callable<Integer> {
         if (!(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) {
             throw usage("--timeout must be > 0 seconds (and at most 86400), not " + timeoutSeconds);
         }
-        int r = ranks != null ? ranks : BenchCommand.defaultRanks(backend);
+        if (job) {
+            if (ranks != null) {
+                throw usage("--ranks is not given with --job: the job's size comes from the launcher's variables"
+                        + " (WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS or EP4J_WORLD_SIZE)");
+            }
+            if (minutes != null || steps == null) {
+                throw usage("--job needs --steps N" + (minutes != null ? " instead of --minutes" : "")
+                        + ": every rank must run the same steps, and a time limit would end them at different ones");
+            }
+            if (seed == null) {
+                throw usage("--job needs --seed SEED: every rank must draw the same cases (a seed drawn at random"
+                        + " would differ from process to process)");
+            }
+        }
+        GroupSpec subjectSpec = job ? GroupSpec.fromEnvironment().backend(backend) : null;
+        int r = job ? subjectSpec.size() : ranks != null ? ranks : BenchCommand.defaultRanks(backend);
         if (r < 1 || r > 1024) {
             throw usage("--ranks must be 1 to 1024, not " + r);
         }
@@ -92,12 +111,14 @@ public final class SoakCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
         boolean showProgress = progress != null ? progress : Terminals.stderrIsTerminal();
-        try (EpGroup subject = EpGroup.open(GroupSpec.ranks(r).backend(backend));
+        try (EpGroup subject = EpGroup.open(job ? subjectSpec : GroupSpec.ranks(r).backend(backend));
              EpGroup reference = EpGroup.cpu(r);
              ProgressBar bar = new ProgressBar(stderr, showProgress)) {
-            int gpus = subject.backend().equals("cuda") ? r : 0;
+            // In a job the GPUs of the other ranks belong to other processes: only this host's memory is read.
+            int gpus = subject.backend().equals("cuda") && !job ? r : 0;
             stdout.println("ep4j soak: backend " + subject.backend() + " against a second group of the cpu backend (the"
-                    + " reference), " + r + " ranks, seed " + s + ", " + limits(settings));
+                    + " reference), " + r + " ranks" + (job ? " (this process: rank " + subject.localRanks()[0]
+                    + ", one process per rank)" : "") + ", seed " + s + ", " + limits(settings));
             if (subject.backend().equals("cpu")) {
                 stdout.println("note: the cpu backend against itself finds nondeterminism, races and leaks, not backend"
                         + " differences");
@@ -187,6 +208,9 @@ public final class SoakCommand implements Callable<Integer> {
     }
 
     private String reproduce(int r) {
+        if (job) {
+            return "ep4j launch -n " + r + " -- soak --job --backend " + backend;
+        }
         return "ep4j soak --backend " + backend + " --ranks " + r;
     }
 

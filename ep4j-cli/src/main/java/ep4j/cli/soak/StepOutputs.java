@@ -60,22 +60,48 @@ final class StepOutputs {
         }
     }
 
+    private final int[] rankIds;
     private final List<List<Output>> ranks;
 
-    StepOutputs(List<List<Output>> ranks) {
+    /**
+     * @param rankIds the rank of each list (a group's {@code localRanks()}: every rank in one
+     *                JVM, only this process's rank in a job of one process per rank)
+     * @param ranks   the outputs of each of those ranks, in the same order
+     */
+    StepOutputs(int[] rankIds, List<List<Output>> ranks) {
+        if (rankIds.length != ranks.size()) {
+            throw new IllegalArgumentException("rankIds: " + rankIds.length + " ranks for " + ranks.size() + " output lists");
+        }
+        this.rankIds = rankIds.clone();
         this.ranks = ranks;
+    }
+
+    /** The outputs of rank {@code rank}, or null when this group does not drive it. */
+    private List<Output> of(int rank) {
+        for (int i = 0; i < rankIds.length; i++) {
+            if (rankIds[i] == rank) {
+                return ranks.get(i);
+            }
+        }
+        return null;
     }
 
     /**
      * The first output that differs from {@code reference}'s, output by output in step order and
      * rank by rank within one output, described in one line; empty when all are equal bit for bit.
+     * Only the ranks this group drove are compared; {@code reference} must hold each of them.
      */
     Optional<String> firstDifference(String name, StepOutputs reference, String referenceName) {
         int outputs = ranks.stream().mapToInt(List::size).max().orElse(0);
         for (int i = 0; i < outputs; i++) {
-            for (int r = 0; r < ranks.size(); r++) {
-                List<Output> mine = ranks.get(r);
-                List<Output> theirs = reference.ranks.get(r);
+            for (int k = 0; k < ranks.size(); k++) {
+                int r = rankIds[k];
+                List<Output> mine = ranks.get(k);
+                List<Output> theirs = reference.of(r);
+                if (theirs == null) {
+                    throw new IllegalArgumentException("reference: no outputs of rank " + r + " (it drove ranks "
+                            + Arrays.toString(reference.rankIds) + ")");
+                }
                 if (i >= mine.size() || i >= theirs.size()) {
                     if (mine.size() != theirs.size()) {
                         return Optional.of("rank " + r + ": " + mine.size() + " outputs on " + name + ", " + theirs.size()

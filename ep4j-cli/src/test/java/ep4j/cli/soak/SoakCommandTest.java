@@ -98,6 +98,43 @@ class SoakCommandTest {
     }
 
     @Test
+    void aJobOfTwoProcessesSoaksEachRankAgainstItsOwnReference() throws Exception {
+        ChildRun r = launch("launch", "-n", "2", "--", "soak", "--job", "--backend", "cpu", "--steps", "24", "--seed", "21");
+        assertEquals(0, r.code(), r.toString());
+        for (int rank = 0; rank < 2; rank++) {
+            String prefix = "[rank " + rank + "] ";
+            assertTrue(r.out().contains(prefix + "ep4j soak: backend cpu against a second group of the cpu backend (the"
+                    + " reference), 2 ranks (this process: rank " + rank + ", one process per rank), seed 21, at most 24"
+                    + " steps\n"), r.toString());
+            assertTrue(r.out().contains(prefix + "steps: 24 in "), r.toString());
+            assertTrue(r.out().contains(prefix + "ep4j soak: passed (24 steps bit-identical to the cpu reference"),
+                    r.toString());
+        }
+
+        // A mismatch on one rank fails that process, and launch names it.
+        ChildRun bad = launch("launch", "-n", "2", "--", "soak", "--job", "--backend", "cpu", "--steps", "4", "--seed",
+                "21", "--inject-mismatch-at", "1");
+        assertEquals(1, bad.code(), bad.toString());
+        assertTrue(bad.err().contains("mismatch at step 1 (case seed 22: "), bad.toString());
+        assertTrue(bad.err().contains("reproduce with: ep4j launch -n 2 -- soak --job --backend cpu --seed 22 --steps 1"),
+                bad.toString());
+        assertTrue(bad.err().matches("(?s).*ep4j: error: rank \\d exited with exit code 1.*"), bad.toString());
+    }
+
+    @Test
+    void jobOptionsAreCheckedBeforeAnythingStarts() {
+        CliRun minutes = CliRun.of("soak", "--job", "--minutes", "1", "--seed", "1");
+        assertEquals(2, minutes.code(), minutes.toString());
+        assertTrue(minutes.err().contains("--job needs --steps N instead of --minutes"), minutes.toString());
+        CliRun seed = CliRun.of("soak", "--job", "--steps", "3");
+        assertEquals(2, seed.code(), seed.toString());
+        assertTrue(seed.err().contains("--job needs --seed SEED"), seed.toString());
+        CliRun ranks = CliRun.of("soak", "--job", "--steps", "3", "--seed", "1", "--ranks", "2");
+        assertEquals(2, ranks.code(), ranks.toString());
+        assertTrue(ranks.err().contains("--ranks is not given with --job"), ranks.toString());
+    }
+
+    @Test
     void badOptionsAreUsageErrors() {
         CliRun zero = CliRun.of("soak", "--minutes", "0");
         assertEquals(2, zero.code(), zero.toString());
