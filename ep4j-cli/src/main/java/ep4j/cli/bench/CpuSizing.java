@@ -10,12 +10,13 @@ import java.util.Locale;
  * Host memory of the bench on the CPU backend, where every tensor is host memory (off-heap,
  * outside the JVM's -Xmx), and the default sizes that keep it within a budget: the lesser of
  * 3.5 GiB and half the machine's memory. Estimates are upper bounds fitted to
- * measured peaks (4 ranks, hidden 7168, top-8 of 256: 4.2 GB at 4096 tokens, 8.2 GB at
- * low-latency 128, 2.6 GB at 2048 / low-latency 32):
+ * measured peaks (4 ranks, hidden 7168, top-8 of 256: 5.4 GB at 4096 tokens, 8.2 GB at
+ * low-latency 128, 3.1 GB at 2048 / low-latency 32):
  * <ul>
  *   <li>a normal size holds per rank its tokens (bf16 and fp8), the combined tokens, and its
- *       received rows about five times over (the dispatch result, the pooled results of the
- *       other cases, the baseline's source and destination);</li>
+ *       received rows about six times over (the dispatch result, the pooled results of the
+ *       other cases, the baseline's source and destination, and the send region peers read,
+ *       grown to the largest call: the combine's, which sends every received row back);</li>
  *   <li>low-latency buffers hold per rank two slots of {@code [E, N, H]} received rows and
  *       combine inputs (bf16) with their scales: about {@code 8 E N H} bytes;</li>
  *   <li>the JVM itself about {@value #JVM_MIB} MiB.</li>
@@ -84,7 +85,7 @@ final class CpuSizing {
         double bf16Row = 2.0 * hidden;
         double fp8Row = hidden + 4.0 * (hidden / 128);
         double recvRows = (double) ranks * tokens * reachProbability(ranks, topk, experts);
-        double perRank = tokens * (bf16Row + fp8Row) + tokens * bf16Row + recvRows * (4 * bf16Row + fp8Row);
+        double perRank = tokens * (bf16Row + fp8Row) + tokens * bf16Row + recvRows * (5 * bf16Row + fp8Row);
         return (long) Math.ceil(ranks * perRank);
     }
 
