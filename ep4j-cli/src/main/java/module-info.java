@@ -21,4 +21,5 @@ module ep4j.cli {
     opens ep4j.cli.tune to info.picocli;
     opens ep4j.cli.soak to info.picocli;
     opens ep4j.cli.launch to info.picocli;
+    opens ep4j.cli.job to info.picocli;
 }

@@ -4,9 +4,12 @@ import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
 import ep4j.cli.bench.BenchCommand;
+import ep4j.cli.job.Job;
+import ep4j.cli.job.JobOption;
 import ep4j.cli.term.ProgressBar;
 import ep4j.cli.term.Terminals;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -28,11 +32,14 @@ import picocli.CommandLine.Spec;
             "Step after step, draws a random case (buffer shape, tokens per rank, routing with empty slots and duplicated experts, mode: normal bf16 or fp8 with float32, power-of-two or UE8M0 scales, cached, worst-sized, low latency with and without receive hooks, synchronous or async, combine with weights and biases), runs it on the backend under test, runs it again on a second, independent group of the CPU backend with the same inputs, and compares every defined output bit for bit. Buffers are allocated per block of 8 steps and closed after it.",
             "With --backend cpu the CPU backend is compared with a second, independently run CPU group: no backend differences to find, but still useful: it catches nondeterminism, races and leaks.",
             "Prints the native (and, on cuda, GPU) memory at the start and at the end; with every buffer and result closed, the native memory in use (tracked by the JVM: bin/ep4j starts soak with -XX:NativeMemoryTracking=summary) must be back where it started (GPU memory is printed, not judged: the driver's pools keep freed blocks). Exit code 1 on any mismatch, failure or leak, naming the step, its case (seed, shape, mode) and the first differing output; every step is reproducible from its seed (--seed SEED --steps 1).",
-            "With --job this process is one rank of a job of one process per rank, started by ep4j launch, torchrun, srun or mpirun (GroupSpec.fromEnvironment(): the group's size is the job's, so --ranks is not given, and every rank must run the same steps, so --steps is required and --minutes refused). Each process compares its own rank with a CPU reference of every rank in its own JVM. Example: ep4j launch -n 2 -- soak --job --backend cpu --steps 100"
+            "Under a launcher (ep4j launch, torchrun, srun, mpirun) this process is one rank of a job of one process per rank (see --job): the group's size is the job's (no --ranks), every rank runs rank 0's seed, and the run is counted in steps (--steps, default " + SoakCommand.JOB_STEPS + "; --minutes would end the ranks at different steps). Each process compares its own rank with a CPU reference of every rank, in its own JVM. Example: ep4j launch -n 2 -- soak --backend cpu"
         })
 public final class SoakCommand implements Callable<Integer> {
     /** Native bytes the end may hold above the start without being called a leak (allocator and JDK noise). */
     static final long LEAK_TOLERANCE_BYTES = 1 << 20;
+
+    /** Steps of a run in a job when --steps is not given. */
+    static final long JOB_STEPS = 200;
 
     @Spec
     CommandSpec spec;
@@ -49,8 +56,8 @@ public final class SoakCommand implements Callable<Integer> {
     @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4.")
     Integer ranks;
 
-    @Option(names = "--job", description = "Be one rank of a job of one process per rank (ep4j launch, torchrun, srun, mpirun): the group comes from the launcher's variables. Needs --steps, and every rank the same --seed (ep4j launch and torchrun pass the same arguments to every rank; without --seed the ranks draw different seeds and fail at the first step).")
-    boolean job;
+    @Mixin
+    JobOption jobOption;
 
     @Option(names = "--seed", paramLabel = "SEED", description = "Step i runs the case of seed SEED + i. Default: drawn at random, and printed.")
     Long seed;
@@ -83,37 +90,39 @@ public final class SoakCommand implements Callable<Integer> {
         if (!(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) {
             throw usage("--timeout must be > 0 seconds (and at most 86400), not " + timeoutSeconds);
         }
+        boolean job = jobOption.inJob(System.getenv());
         if (job) {
             if (ranks != null) {
-                throw usage("--ranks is not given with --job: the job's size comes from the launcher's variables"
+                throw usage("--ranks is not given in a job (--job): its size comes from the launcher's variables"
                         + " (WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS or EP4J_WORLD_SIZE)");
             }
-            if (minutes != null || steps == null) {
-                throw usage("--job needs --steps N" + (minutes != null ? " instead of --minutes" : "")
-                        + ": every rank must run the same steps, and a time limit would end them at different ones");
-            }
-            if (seed == null) {
-                throw usage("--job needs --seed SEED: every rank must draw the same cases (a seed drawn at random"
-                        + " would differ from process to process)");
+            if (minutes != null) {
+                throw usage("--minutes is not for a job (--job): give --steps N (default " + JOB_STEPS + "): every"
+                        + " rank must run the same steps, and a time limit would end them at different ones");
             }
         }
-        GroupSpec subjectSpec = job ? GroupSpec.fromEnvironment().backend(backend) : null;
-        int r = job ? subjectSpec.size() : ranks != null ? ranks : BenchCommand.defaultRanks(backend);
+        Job jobSpec = job ? Job.fromEnvironment(System.getenv(), backend) : null;
+        int r = job ? jobSpec.size() : ranks != null ? ranks : BenchCommand.defaultRanks(backend);
         if (r < 1 || r > 1024) {
             throw usage("--ranks must be 1 to 1024, not " + r);
         }
-        long s = seed != null ? seed : Math.floorMod(System.nanoTime() ^ System.currentTimeMillis() * 31, 1_000_000_000L);
+        long drawn = seed != null ? seed : Math.floorMod(System.nanoTime() ^ System.currentTimeMillis() * 31, 1_000_000_000L);
+        long maxSteps = steps != null ? steps : job ? JOB_STEPS : 0;
         Duration duration = minutes != null ? Duration.ofMillis(Math.round(minutes * 60_000))
-                : steps != null ? Duration.ofNanos(Long.MAX_VALUE) : Duration.ofMinutes(1);
-        Soak.Settings settings = new Soak.Settings(r, s, steps == null ? 0 : steps, duration,
-                Duration.ofMillis(Math.round(timeoutSeconds * 1000)), injectMismatchAt, injectLeakAt);
+                : maxSteps > 0 ? Duration.ofNanos(Long.MAX_VALUE) : Duration.ofMinutes(1);
+        Duration timeout = Duration.ofMillis(Math.round(timeoutSeconds * 1000));
 
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
         boolean showProgress = progress != null ? progress : Terminals.stderrIsTerminal();
-        try (EpGroup subject = EpGroup.open(job ? subjectSpec : GroupSpec.ranks(r).backend(backend));
+        try (EpGroup subject = EpGroup.open(job ? jobSpec.spec() : GroupSpec.ranks(r).backend(backend));
              EpGroup reference = EpGroup.cpu(r);
              ProgressBar bar = new ProgressBar(stderr, showProgress)) {
+            // Every rank of a job runs rank 0's seed (given or drawn), so all draw the same cases.
+            long s = job ? Long.parseLong(new String(jobSpec.allGather("soak.seed",
+                    Long.toString(drawn).getBytes(StandardCharsets.UTF_8), timeout).get(0), StandardCharsets.UTF_8))
+                    : drawn;
+            Soak.Settings settings = new Soak.Settings(r, s, maxSteps, duration, timeout, injectMismatchAt, injectLeakAt);
             // In a job the GPUs of the other ranks belong to other processes: only this host's memory is read.
             int gpus = subject.backend().equals("cuda") && !job ? r : 0;
             stdout.println("ep4j soak: backend " + subject.backend() + " against a second group of the cpu backend (the"
@@ -127,7 +136,7 @@ public final class SoakCommand implements Callable<Integer> {
             stdout.println("memory at start: " + start.describe());
             stdout.flush();
             long t0 = System.nanoTime();
-            Soak.Report report = new Soak(subject, reference, settings, bar, stdout, reproduce(r)).run();
+            Soak.Report report = new Soak(subject, reference, settings, bar, stdout, reproduce(r, job)).run();
             double took = (System.nanoTime() - t0) / 60e9;
             MemoryProbe end = settle(gpus, start);
             stdout.println(String.format(Locale.ROOT, "steps: %d in %.2f min, mismatches: %d%s", report.steps(), took,
@@ -207,9 +216,9 @@ public final class SoakCommand implements Callable<Integer> {
                 .collect(Collectors.joining(", "));
     }
 
-    private String reproduce(int r) {
+    private String reproduce(int r, boolean job) {
         if (job) {
-            return "ep4j launch -n " + r + " -- soak --job --backend " + backend;
+            return "ep4j launch -n " + r + " -- soak --backend " + backend;
         }
         return "ep4j soak --backend " + backend + " --ranks " + r;
     }

@@ -99,13 +99,16 @@ class SoakCommandTest {
 
     @Test
     void aJobOfTwoProcessesSoaksEachRankAgainstItsOwnReference() throws Exception {
-        ChildRun r = launch("launch", "-n", "2", "--", "soak", "--job", "--backend", "cpu", "--steps", "24", "--seed", "21");
+        // No --job and no --seed: the launcher's variables make it a job, and every rank runs rank 0's seed.
+        ChildRun r = launch("launch", "-n", "2", "--", "soak", "--backend", "cpu", "--steps", "24");
         assertEquals(0, r.code(), r.toString());
+        Matcher seed0 = Pattern.compile("\\[rank 0] ep4j soak: .*, seed (\\d+), ").matcher(r.out());
+        assertTrue(seed0.find(), r.toString());
         for (int rank = 0; rank < 2; rank++) {
             String prefix = "[rank " + rank + "] ";
             assertTrue(r.out().contains(prefix + "ep4j soak: backend cpu against a second group of the cpu backend (the"
-                    + " reference), 2 ranks (this process: rank " + rank + ", one process per rank), seed 21, at most 24"
-                    + " steps\n"), r.toString());
+                    + " reference), 2 ranks (this process: rank " + rank + ", one process per rank), seed "
+                    + seed0.group(1) + ", at most 24 steps\n"), r.toString());
             assertTrue(r.out().contains(prefix + "steps: 24 in "), r.toString());
             assertTrue(r.out().contains(prefix + "ep4j soak: passed (24 steps bit-identical to the cpu reference"),
                     r.toString());
@@ -116,7 +119,7 @@ class SoakCommandTest {
                 "21", "--inject-mismatch-at", "1");
         assertEquals(1, bad.code(), bad.toString());
         assertTrue(bad.err().contains("mismatch at step 1 (case seed 22: "), bad.toString());
-        assertTrue(bad.err().contains("reproduce with: ep4j launch -n 2 -- soak --job --backend cpu --seed 22 --steps 1"),
+        assertTrue(bad.err().contains("reproduce with: ep4j launch -n 2 -- soak --backend cpu --seed 22 --steps 1"),
                 bad.toString());
         assertTrue(bad.err().matches("(?s).*ep4j: error: rank \\d exited with exit code 1.*"), bad.toString());
     }
@@ -125,13 +128,18 @@ class SoakCommandTest {
     void jobOptionsAreCheckedBeforeAnythingStarts() {
         CliRun minutes = CliRun.of("soak", "--job", "--minutes", "1", "--seed", "1");
         assertEquals(2, minutes.code(), minutes.toString());
-        assertTrue(minutes.err().contains("--job needs --steps N instead of --minutes"), minutes.toString());
-        CliRun seed = CliRun.of("soak", "--job", "--steps", "3");
-        assertEquals(2, seed.code(), seed.toString());
-        assertTrue(seed.err().contains("--job needs --seed SEED"), seed.toString());
+        assertTrue(minutes.err().contains("--minutes is not for a job (--job): give --steps N (default 200)"),
+                minutes.toString());
         CliRun ranks = CliRun.of("soak", "--job", "--steps", "3", "--seed", "1", "--ranks", "2");
         assertEquals(2, ranks.code(), ranks.toString());
-        assertTrue(ranks.err().contains("--ranks is not given with --job"), ranks.toString());
+        assertTrue(ranks.err().contains("--ranks is not given in a job (--job)"), ranks.toString());
+        // --job where no launcher set anything: the variable that is missing, and what would set it.
+        CliRun alone = CliRun.of("soak", "--job", "--steps", "3");
+        assertEquals(1, alone.code(), alone.toString());
+        assertTrue(alone.err().startsWith("ep4j: error: RANK = (unset): expected the variables of a launcher"),
+                alone.toString());
+        assertTrue(alone.err().contains("was this process started by torchrun, srun, mpirun or ep4j launch?"),
+                alone.toString());
     }
 
     @Test
