@@ -129,7 +129,7 @@ final class CpuBuffer implements EpBuffer {
     }
 
     /**
-     * A normal call failed: when it had posted (its number went out), its failure is marked in
+     * A call failed: when it had posted (its number went out), its failure is marked in
      * shared memory, so that peers waiting for this rank to read their call stop waiting.
      */
     private void failedAfter(long before, Throwable e) {
@@ -145,7 +145,13 @@ final class CpuBuffer implements EpBuffer {
             rt.checkOpen();
             required("args", a);
             validator.lowLatencyDispatch(a);
-            return lowLatency.dispatch(a);
+            long before = rt.exchange.lastPosted();
+            try {
+                return lowLatency.dispatch(a);
+            } catch (RuntimeException | Error e) {
+                failedAfter(before, e);
+                throw e;
+            }
         }
     }
 
@@ -155,7 +161,13 @@ final class CpuBuffer implements EpBuffer {
             rt.checkOpen();
             required("args", a);
             validator.lowLatencyCombine(a);
-            return lowLatency.combine(a);
+            long before = rt.exchange.lastPosted();
+            try {
+                return lowLatency.combine(a);
+            } catch (RuntimeException | Error e) {
+                failedAfter(before, e);
+                throw e;
+            }
         }
     }
 
@@ -170,6 +182,11 @@ final class CpuBuffer implements EpBuffer {
     /** Frees every result still owned and the buffer's memory; the first failure is thrown, the others suppressed. */
     @Override
     public void close() {
+        synchronized (rt) {
+            if (!rt.isClosed()) {
+                lowLatency.awaitReaders(); // peers in other processes may not have read this rank's last calls yet
+            }
+        }
         if (!rt.markClosed()) {
             return;
         }

@@ -120,6 +120,25 @@ final class StagedOutput implements AutoCloseable {
         committed = true;
     }
 
+    /**
+     * For a rank of a job other than 0: moves each {@code rankN/} written here into {@code --out},
+     * which rank 0 has committed (replacing any {@code rankN/} an earlier replay left there).
+     */
+    void commitRanksInto() throws IOException {
+        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new ReplayException("--out " + target + ": rank 0 did not put the output in place");
+        }
+        try (DirectoryStream<Path> written = Files.newDirectoryStream(staging)) {
+            for (Path p : written) {
+                Path to = target.resolve(p.getFileName().toString());
+                deleteQuietly(to);
+                move(p, to);
+            }
+        }
+        deleteQuietly(staging);
+        committed = true;
+    }
+
     private static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);

@@ -206,6 +206,47 @@ public final class Exchange implements AutoCloseable {
         }
     }
 
+    /**
+     * Before this rank's memory goes (its buffer closes), across processes: waits until every peer
+     * has read what this rank's low-latency calls published for it, that is until the peer's
+     * settle words reach this rank's last low-latency dispatch generation and, per slot, its last
+     * combine call (-1: none), or the peer closed its buffer or died, or a group was aborted, or
+     * either rank failed a call after posting it.
+     * Peers map a region when they first read it, and a region's file goes when its owner closes,
+     * so without this a peer receiving late would find it gone. Bounded by the buffer's timeout,
+     * after which the close goes on (a peer still reading then fails, naming this rank). In one
+     * JVM a region lives until its last reader lets go, and this returns at once.
+     *
+     * @param dispatchGeneration this rank's last low-latency dispatch generation, or -1
+     * @param combineSeq         per slot, this rank's last low-latency combine call, or -1
+     */
+    public void lingerForReaders(long dispatchGeneration, long[] combineSeq) {
+        if (!segments.crossProcess()) {
+            return;
+        }
+        long deadline = System.nanoTime() + waits.timeoutNanos();
+        for (int p = 0; p < ranks; p++) {
+            if (p == rank) {
+                continue;
+            }
+            ControlBlock b = blocks[p];
+            for (int attempt = 0;; attempt++) {
+                long ticket = bell.ticket();
+                boolean read = b.llSettled() >= dispatchGeneration && b.llcSettled(0) >= combineSeq[0]
+                        && b.llcSettled(1) >= combineSeq[1];
+                // A failed call on either side (a mismatch, say) puts the calls out of step: nothing more will be read.
+                boolean broken = self.failed() > 0 || b.failed() > 0 || waits.anyAborted();
+                if (read || broken || b.state() == ControlBlock.STATE_CLOSED || !waits.isAlive(p)) {
+                    break;
+                }
+                long now = System.nanoTime();
+                if (now - deadline >= 0 || !bell.sleep(ticket, deadline - now, attempt)) {
+                    return;
+                }
+            }
+        }
+    }
+
     /** Call {@code seq} of this rank, posted, failed here: peers waiting for it to read theirs stop waiting. */
     public void markFailed(long seq, Throwable why) {
         self.markFailed(seq, String.valueOf(why));

@@ -97,6 +97,24 @@ final class Waits {
         }
     }
 
+    /** The buffer's timeout, in nanoseconds. */
+    long timeoutNanos() {
+        return timeoutNanos;
+    }
+
+    /** Whether this rank's group, or any peer's, was aborted. */
+    boolean anyAborted() {
+        if (abortCause.get() != null) {
+            return true;
+        }
+        for (int q = 0; q < blocks.length; q++) {
+            if (q != rank && blocks[q].aborted()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Fails at once when this rank's calls can no longer complete (see the class comment). */
     void checkFailures(String op, int peer, Supplier<String> counters) {
         throwIfAborted(op);

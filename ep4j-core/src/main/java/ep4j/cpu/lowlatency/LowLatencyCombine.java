@@ -31,6 +31,12 @@ final class LowLatencyCombine {
     private final LowLatencyDispatch dispatches;
     private final @Nullable Call[] last = new Call[2];
 
+    /** The call number of this rank's last low-latency combine on {@code slot}, -1 before the first. */
+    long lastCall(int slot) {
+        Call c = last[slot];
+        return c == null ? -1 : c.seq;
+    }
+
     /** One low-latency combine of this rank. */
     private static final class Call {
         final long seq;

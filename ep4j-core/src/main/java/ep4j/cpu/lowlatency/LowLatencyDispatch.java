@@ -207,6 +207,11 @@ final class LowLatencyDispatch {
         return combineRow;
     }
 
+    /** The generation of this rank's last low-latency dispatch, -1 before the first. */
+    long lastGeneration() {
+        return generation;
+    }
+
     /** Highest generation w such that every generation up to w is received or stale here. */
     private long watermark() {
         long g = generation;

@@ -91,6 +91,17 @@ public final class LowLatencyPath implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits (bounded) until peers in other processes have read what this rank's low-latency calls
+     * published for them; see {@link ep4j.cpu.control.Exchange#lingerForReaders}. Before close.
+     */
+    public void awaitReaders() {
+        if (memory != null) {
+            rt.exchange.lingerForReaders(dispatch.lastGeneration(),
+                    new long[] {combine.lastCall(0), combine.lastCall(1)});
+        }
+    }
+
     @Override
     public void close() {
         if (memory != null) {

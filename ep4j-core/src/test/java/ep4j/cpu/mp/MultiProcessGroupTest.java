@@ -261,6 +261,38 @@ class MultiProcessGroupTest {
         assertNoFiles(mp.jobId());
     }
 
+    @Test
+    void aRankThatClosesRightAfterItsCallsStillServesALateReader() {
+        // Rank 0 receives its low-latency combine and closes its buffer at once; rank 1 receives its
+        // own half later. Peers map a region when they first read it, so rank 0's close must wait
+        // until rank 1 has read its combine input (its file would be gone otherwise).
+        Cases.Case ll = Cases.options().ranks(2).experts(4).topk(2).tokens(3, 4).hidden(H).seed(21).generate();
+        BufferSpec spec = BufferSpec.normal(H, 8).lowLatency(4, 4).timeout(Duration.ofSeconds(20));
+        Groups.Body<short[]> body = (r, buf) -> {
+            Tensor idx = ll.topkIdx(r);
+            var d = buf.lowLatencyDispatch(LowLatencyDispatchArgs.of(ll.x(r), idx, 4));
+            Tensor y = Tensor.allocateHost(DType.BF16, 2, 2 * 4, H);
+            short[] values = Scenario.randomBf16(2L * 2 * 4 * H, 90 + r);
+            java.lang.foreign.MemorySegment.copy(values, 0, y.segment(),
+                    java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0, values.length);
+            try (var c = buf.lowLatencyCombine(ep4j.LowLatencyCombineArgs.of(y, idx, ll.topkWeights(r), d.handle())
+                    .returnRecvHook(true))) {
+                if (r == 1) {
+                    sleep(400);
+                }
+                c.hook().receive();
+                return c.x().segment().toArray(java.lang.foreign.ValueLayout.JAVA_SHORT);
+            }
+        };
+        List<short[]> single = Groups.inOneJvm(2, spec, body);
+        Groups.Run<short[]> mp = Groups.asProcesses(2, spec, body);
+        for (int r = 0; r < 2; r++) {
+            assertArrayEquals(single.get(r), mp.rank(r).get(), "rank " + r);
+        }
+        assertTrue(mp.rank(0).millis() >= 300, "rank 0's close waited for rank 1's read: " + mp.rank(0).millis() + " ms");
+        assertNoFiles(mp.jobId());
+    }
+
     static void join(Thread t) {
         try {
             t.join(Groups.BOUND_MILLIS);
