@@ -6,15 +6,8 @@ package ep4j;
  * against what was expected). A GPU buffer that timed out refuses further calls (its peers'
  * state is unknown); allocate new buffers.
  */
-public final class EpTimeoutException extends EpException {
+public final class EpTimeoutException extends PeerException {
     private static final long serialVersionUID = 1L;
-
-    /** The call that timed out. */
-    private final String operation;
-    /** The rank that waited. */
-    private final int rank;
-    /** The rank waited for, or -1. */
-    private final int peer;
 
     /**
      * A peer did not answer in time.
@@ -27,36 +20,6 @@ public final class EpTimeoutException extends EpException {
      */
     public EpTimeoutException(String operation, int rank, int peer, String countersSeen, long timeoutMillis) {
         super(operation + " timed out after " + timeoutMillis + " ms on rank " + rank + " waiting for peer " + peer
-                + " (" + countersSeen + ")");
-        this.operation = operation;
-        this.rank = rank;
-        this.peer = peer;
-    }
-
-    /**
-     * The call that timed out.
-     *
-     * @return its name, e.g. "dispatch"
-     */
-    public String operation() {
-        return operation;
-    }
-
-    /**
-     * The rank that waited.
-     *
-     * @return the rank
-     */
-    public int rank() {
-        return rank;
-    }
-
-    /**
-     * The rank waited for.
-     *
-     * @return the peer, or -1 when not one peer
-     */
-    public int peer() {
-        return peer;
+                + " (" + countersSeen + ")", operation, rank, peer);
     }
 }

@@ -6,16 +6,10 @@ package ep4j;
  * is seen, well within the buffer's timeout. Names the operation, this rank, the dead rank and
  * its process id. The group is broken: close it and form a new one.
  */
-public final class PeerDiedException extends EpException {
+public final class PeerDiedException extends PeerException {
     private static final long serialVersionUID = 1L;
 
-    /** The call that was waiting. */
-    private final String operation;
-    /** The rank that waited. */
-    private final int rank;
-    /** The rank whose process died. */
-    private final int peer;
-    /** That process's id. */
+    /** The dead rank's process id. */
     private final long pid;
 
     /**
@@ -28,38 +22,9 @@ public final class PeerDiedException extends EpException {
      * @param waiting   what this rank was waiting for, with the counters seen
      */
     public PeerDiedException(String operation, int rank, int peer, long pid, String waiting) {
-        super(operation + " on rank " + rank + " failed: rank " + peer + " (pid " + pid + ") died (" + waiting + ")");
-        this.operation = operation;
-        this.rank = rank;
-        this.peer = peer;
+        super(operation + " on rank " + rank + " failed: rank " + peer + " (pid " + pid + ") died (" + waiting + ")",
+                operation, rank, peer);
         this.pid = pid;
-    }
-
-    /**
-     * The call that was waiting.
-     *
-     * @return its name, e.g. "dispatch"
-     */
-    public String operation() {
-        return operation;
-    }
-
-    /**
-     * The rank that waited.
-     *
-     * @return the rank
-     */
-    public int rank() {
-        return rank;
-    }
-
-    /**
-     * The rank whose process died.
-     *
-     * @return the dead rank
-     */
-    public int peer() {
-        return peer;
     }
 
     /**
