@@ -122,11 +122,13 @@ public final class SharedFile implements AutoCloseable {
         }
     }
 
-    /** Unmaps it; the creator also removes the file if it has not already. */
+    /** Unmaps it; the creator also removes the file if it has not already. Twice is harmless. */
     @Override
-    public void close() {
+    public synchronized void close() {
         try {
-            arena.close();
+            if (arena.scope().isAlive()) {
+                arena.close();
+            }
         } finally {
             unlink();
         }

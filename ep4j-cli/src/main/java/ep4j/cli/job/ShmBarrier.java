@@ -135,7 +135,8 @@ public final class ShmBarrier implements AutoCloseable {
                 breakAll();
                 throw new IllegalStateException(name + ": rank" + (missing.size() == 1 ? " " : "s ")
                         + missing.toString().replaceAll("[\\[\\]]", "") + " did not arrive within "
-                        + timeout.toSeconds() + " s (barrier " + g + ", rank " + rank + " waiting)");
+                        + (timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s" : timeout.toMillis() + " ms")
+                        + " (barrier " + g + ", rank " + rank + " waiting)");
             }
             if (spin) {
                 Thread.onSpinWait();
