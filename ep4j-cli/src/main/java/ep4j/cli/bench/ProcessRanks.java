@@ -52,7 +52,7 @@ final class ProcessRanks implements BenchRanks {
             hosts.add(new String(h, StandardCharsets.UTF_8));
         }
         if (hosts.size() > 1) {
-            return new ProcessRanks(job, timeout, null, hosts.size());
+            return acrossHosts(job, timeout, hosts.size());
         }
         ShmBarrier b = job.rank() == 0 ? ShmBarrier.create(job.size(), 0, BARRIER_NAME) : null;
         try {
@@ -70,6 +70,11 @@ final class ProcessRanks implements BenchRanks {
             }
             throw e;
         }
+    }
+
+    /** Ranks on {@code hosts} hosts: they meet at the rendezvous store's barrier. */
+    static ProcessRanks acrossHosts(Job job, Duration timeout, int hosts) {
+        return new ProcessRanks(job, timeout, null, hosts);
     }
 
     /** This host: its name and the kernel's boot id (two containers may share a name, not a boot). */

@@ -17,6 +17,37 @@ import org.junit.jupiter.api.Test;
 class ProcessRanksTest {
     static final Duration TIMEOUT = Duration.ofSeconds(20);
 
+    @Test
+    void acrossHostsTheRanksMeetAtTheStoresBarrierAndANoteSaysSo() throws Exception {
+        List<Future<Seen>> results = TwoRanks.run((job, group) -> {
+            try (ProcessRanks ranks = ProcessRanks.acrossHosts(job, TIMEOUT, 2)) {
+                int me = job.rank();
+                double[][] t = {{me == 0 ? 1 : Double.NaN, me == 1 ? 2 : Double.NaN}};
+                ranks.pool("test figures", t);
+                long[] released = new long[5];
+                int[] n = {0};
+                RankBarrier b = ranks.barrier(x -> released[n[0]++] = x);
+                for (int i = 0; i < released.length; i++) {
+                    b.await();
+                }
+                assertEquals(1, ranks.notes().size());
+                assertTrue(ranks.notes().get(0).startsWith("ranks on 2 hosts: they meet at the rendezvous store's"
+                        + " barrier over TCP, so every wall time includes a network barrier"), ranks.notes().get(0));
+                return new Seen(t, t, released, ranks.describe());
+            }
+        });
+        for (Future<Seen> f : results) {
+            Seen s = f.get();
+            assertEquals(1.0, s.small()[0][0]);
+            assertEquals(2.0, s.small()[0][1]);
+            assertEquals("2 processes, one rank each, on 2 hosts, meeting at the rendezvous store's barrier (TCP)",
+                    s.describe());
+            for (int i = 1; i < s.released().length; i++) {
+                assertTrue(s.released()[i] > s.released()[i - 1], "this process's own clock: " + i);
+            }
+        }
+    }
+
     record Seen(double[][] small, double[][] large, long[] released, String describe) {
     }
 
