@@ -25,7 +25,8 @@ public final class Baselines {
     static Baseline forJob(EpGroup group, Job job, boolean oneHost) {
         return switch (group.backend()) {
             case "cpu" -> oneHost ? HostCopyBaseline.acrossProcesses(job)
-                    : unavailable("host-copy baseline not measured: the ranks run on several hosts and share no memory");
+                    : unavailable("host-copy baseline not measured: the ranks run on several hosts and share no"
+                            + " memory");
             case "cuda" -> unavailable("peer-write baseline not measured with one process per GPU: it is set up"
                     + " from one JVM that drives every GPU (run ep4j bench without a launcher for it)");
             default -> unavailable("no baseline for backend " + group.backend() + " yet");

@@ -40,7 +40,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto", description = "auto (GPU when present, else CPU), cpu or cuda. Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4; in a job (--job) the job's size.")
+    @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4. Not in a job"
+            + " (--job): its size is the job's.")
     Integer ranks;
 
     @Mixin
@@ -233,7 +234,8 @@ public final class BenchCommand implements Callable<Integer> {
             int[] smsList = gpu ? smSweep() : new int[0];
             if (job != null) {
                 // Every rank must make the same calls in the same order: one option apart would hang them.
-                Agreement.same(job, "bench settings", new Agreed(group.backend(), settings, smsList), BenchRanks.TIMEOUT);
+                Agreement.same(job, "bench settings", new Agreed(group.backend(), settings, smsList),
+                        BenchRanks.TIMEOUT);
             }
             Baseline baseline = meet instanceof ProcessRanks p ? Baselines.forJob(group, job, p.oneHost())
                     : Baselines.forGroup(group);
@@ -250,9 +252,9 @@ public final class BenchCommand implements Callable<Integer> {
                 bar.start(bench.totalSteps());
                 outcome = bench.run();
                 bar.finish();
-                String what = "backend " + group.backend() + ", " + r + " ranks" + (job != null ? " (" + meet.describe()
-                        + ")" : "") + ", " + t + " tokens (low-latency " + ll + ") x " + h + " hidden, top-" + k + " of "
-                        + e + " experts";
+                String what = "backend " + group.backend() + ", " + r + " ranks"
+                        + (job != null ? " (" + meet.describe() + ")" : "") + ", " + t + " tokens (low-latency " + ll
+                        + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
                 stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
                 printTables(stdout, outcome, baseline, calls, spans, gpu);
                 runNotes.forEach(n -> stdout.println("note: " + n));

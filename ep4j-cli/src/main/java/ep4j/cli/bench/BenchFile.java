@@ -29,7 +29,8 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
         @JsonProperty(required = true) int tokens, @JsonProperty(required = true) int hidden,
         @JsonProperty(required = true) int topk, @JsonProperty(required = true) int experts, Integer sms,
         Integer iters, Integer warmup, Integer llTokens, int[] sweepTokens, int[] llSweepTokens, Long seed,
-        Integer processes, String barrier, String time, String logicalBytes, String baseline, String baselineDescription, String baselineSchedule,
+        Integer processes, String barrier, String time, String logicalBytes, String baseline,
+        String baselineDescription, String baselineSchedule,
         Integer pipelinedCalls, Integer pipelinedSpans, String pipelined, String hookMode, Boolean llSweep,
         List<Row> results, @JsonProperty(required = true) List<Row> sweep, List<String> notes,
         List<SmPoint> smsSweep) {

@@ -57,7 +57,8 @@ final class ProcessRanks implements BenchRanks {
         ShmBarrier b = job.rank() == 0 ? ShmBarrier.create(job.size(), 0, BARRIER_NAME) : null;
         try {
             byte[] mine = b != null ? b.path().toString().getBytes(StandardCharsets.UTF_8) : new byte[0];
-            Path path = Path.of(new String(job.allGather("bench.barrier", mine, timeout).get(0), StandardCharsets.UTF_8));
+            byte[] zeros = job.allGather("bench.barrier", mine, timeout).get(0);
+            Path path = Path.of(new String(zeros, StandardCharsets.UTF_8));
             if (b == null) {
                 b = ShmBarrier.open(path, job.size(), job.rank(), BARRIER_NAME);
             }

@@ -43,7 +43,10 @@ public final class SharedFile implements AutoCloseable {
         this.created = created;
     }
 
-    /** Where the files go: {@value #DIR_PROPERTY} when set, else /dev/shm when writable, else the temporary directory. */
+    /**
+     * Where the files go: {@value #DIR_PROPERTY} when set, else /dev/shm when writable, else the
+     * temporary directory.
+     */
     public static Path dir() {
         String p = System.getProperty(DIR_PROPERTY);
         if (p != null && !p.isBlank()) {

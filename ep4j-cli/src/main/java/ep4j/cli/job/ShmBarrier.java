@@ -92,7 +92,8 @@ public final class ShmBarrier implements AutoCloseable {
 
     private static void check(int parties, int rank) {
         if (parties < 1 || rank < 0 || rank >= parties) {
-            throw new IllegalArgumentException("barrier rank " + rank + " of " + parties + ": expected 0 <= rank < ranks");
+            throw new IllegalArgumentException("barrier rank " + rank + " of " + parties
+                    + ": expected 0 <= rank < ranks");
         }
     }
 

@@ -68,7 +68,8 @@ class BenchJobTest {
             }
         }
         assertEquals(4 * BenchCase.values().length, file.sweep().size());
-        assertTrue(Files.exists(dir.resolve("out/bench/bench.png")) || r.out().contains("no PNG written"), r.toString());
+        assertTrue(Files.exists(dir.resolve("out/bench/bench.png")) || r.out().contains("no PNG written"),
+                r.toString());
         assertEquals(shmBefore, shmFiles(), "the barrier's and the baseline's files are gone");
     }
 

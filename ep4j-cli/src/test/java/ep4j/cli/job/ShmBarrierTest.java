@@ -74,7 +74,8 @@ class ShmBarrierTest {
                 Thread.onSpinWait();
             }
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> b0.await(Duration.ofMillis(200)));
-            assertEquals("test barrier: rank 2 did not arrive within 200 ms (barrier 1, rank 0 waiting)", e.getMessage());
+            assertEquals("test barrier: rank 2 did not arrive within 200 ms (barrier 1, rank 0 waiting)",
+                    e.getMessage());
             ExecutionException woken = assertThrows(ExecutionException.class, () -> one.get(10, TimeUnit.SECONDS));
             assertEquals("test barrier: rank 0 failed or gave up (its own output says why); rank 1 stopped waiting at"
                     + " barrier 1", woken.getCause().getMessage());
@@ -82,7 +83,8 @@ class ShmBarrierTest {
         try (ShmBarrier alone = ShmBarrier.create(3, 0, "test barrier")) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> alone.await(Duration.ofMillis(50)));
-            assertTrue(e.getMessage().startsWith("test barrier: ranks 1, 2 did not arrive within 50 ms"), e.getMessage());
+            assertTrue(e.getMessage().startsWith("test barrier: ranks 1, 2 did not arrive within 50 ms"),
+                    e.getMessage());
         }
     }
 
