@@ -25,6 +25,11 @@ public interface Baseline {
      */
     Copy prepare(EpGroup group, long[][] bytes);
 
+    /** False when there is no baseline here; {@link #description()} then says why. */
+    default boolean measured() {
+        return true;
+    }
+
     /** True when only the bytes that cross to another rank are moved (GPUs: the NVLink bytes). */
     default boolean crossOnly() {
         return false;

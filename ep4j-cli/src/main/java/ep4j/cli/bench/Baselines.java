@@ -1,6 +1,7 @@
 package ep4j.cli.bench;
 
 import ep4j.EpGroup;
+import ep4j.cli.job.Job;
 
 /** Picks the {@link Baseline} for a group's backend. */
 public final class Baselines {
@@ -11,12 +12,29 @@ public final class Baselines {
         return switch (group.backend()) {
             case "cpu" -> new HostCopyBaseline();
             case "cuda" -> new PeerCopyBaseline();
-            default -> unavailable(group.backend());
+            default -> unavailable("no baseline for backend " + group.backend() + " yet (peer-copy baseline to come)");
         };
     }
 
-    static Baseline unavailable(String backend) {
-        String why = "no baseline for backend " + backend + " yet (peer-copy baseline to come)";
+    /**
+     * The baseline of a job of one process per rank. On the CPU backend on one host the host copy
+     * reads the peers' sources from shared memory; the GPU's peer writes are not measured: they
+     * are set up from one JVM that drives every GPU (each rank allocates in its peers' memory),
+     * and here other processes own the peers' GPUs.
+     */
+    static Baseline forJob(EpGroup group, Job job, boolean oneHost) {
+        return switch (group.backend()) {
+            case "cpu" -> oneHost ? HostCopyBaseline.acrossProcesses(job)
+                    : unavailable("host-copy baseline not measured: the ranks run on several hosts and share no"
+                            + " memory");
+            case "cuda" -> unavailable("peer-write baseline not measured with one process per GPU: it is set up"
+                    + " from one JVM that drives every GPU (run ep4j bench without a launcher for it)");
+            default -> unavailable("no baseline for backend " + group.backend() + " yet");
+        };
+    }
+
+    /** No baseline: every figure of it is left out (not a number), and {@code why} says so. */
+    static Baseline unavailable(String why) {
         return new Baseline() {
             @Override
             public String name() {
@@ -26,6 +44,11 @@ public final class Baselines {
             @Override
             public String description() {
                 return why;
+            }
+
+            @Override
+            public boolean measured() {
+                return false;
             }
 
             @Override

@@ -104,11 +104,11 @@ public final class Bench {
     private final CaseTimer timer;
     private final int ranks;
 
-    public Bench(Settings settings, EpGroup group, Baseline baseline, ProgressBar bar) {
+    Bench(Settings settings, EpGroup group, BenchRanks meet, Baseline baseline, ProgressBar bar) {
         this.s = settings;
         this.group = group;
         this.bar = bar;
-        this.timer = new CaseTimer(group, baseline, bar, settings);
+        this.timer = new CaseTimer(group, meet, baseline, bar, settings);
         this.ranks = group.size();
     }
 

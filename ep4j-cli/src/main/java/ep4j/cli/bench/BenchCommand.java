@@ -3,6 +3,9 @@ package ep4j.cli.bench;
 import ep4j.EpGroup;
 import ep4j.GroupSpec;
 import ep4j.cli.Main;
+import ep4j.cli.job.Agreement;
+import ep4j.cli.job.Job;
+import ep4j.cli.job.JobOption;
 import ep4j.cli.json.Mapper;
 import ep4j.cli.plot.Chart;
 import ep4j.cli.term.ProgressBar;
@@ -11,6 +14,7 @@ import ep4j.cli.term.Terminals;
 import ep4j.spi.Backend;
 import ep4j.spi.Backends;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,6 +23,7 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -27,7 +32,7 @@ import picocli.CommandLine.Spec;
 /** {@code ep4j bench}: dispatch and combine timings, a table, bench.json and bench.png. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = Main.Version.class,
         header = "Time dispatch and combine against a plain-copy baseline; write a table, bench.json and plots.",
-        description = "Times normal dispatch (bf16, fp8) and combine, and low-latency dispatch (bf16, fp8) and combine, all ranks calling together; reports the wall clock of a synchronous call (median, p50, p99, max), on GPUs the pipelined GPU time per call (CUDA events around back-to-back async calls, as DeepEP reports it) and the host cost (wall - GPU), the logical bandwidth (bytes a rank receives, its own tokens included, per second, as DeepEP reports) and its ratio to a baseline measured in the same run (CPU: a plain copy of the same bytes on the same threads; GPUs: peer writes of the NVLink bytes), and the low-latency hook mode (send and receive apart). Writes bench.json, bench.png (time against tokens), bench-ll.png (the low-latency sweep) and on GPUs bench-sms.png into --out.")
+        description = "Times normal dispatch (bf16, fp8) and combine, and low-latency dispatch (bf16, fp8) and combine, all ranks calling together; reports the wall clock of a synchronous call (median, p50, p99, max), on GPUs the pipelined GPU time per call (CUDA events around back-to-back async calls, as DeepEP reports it) and the host cost (wall - GPU), the logical bandwidth (bytes a rank receives, its own tokens included, per second, as DeepEP reports) and its ratio to a baseline measured in the same run (CPU: a plain copy of the same bytes on the same threads; GPUs: peer writes of the NVLink bytes), and the low-latency hook mode (send and receive apart). Writes bench.json, bench.png (time against tokens), bench-ll.png (the low-latency sweep) and on GPUs bench-sms.png into --out. Under a launcher (ep4j launch, torchrun, srun, mpirun; see --job) each process drives one rank of the job: no --ranks, every rank must be given the same options (checked), the CPU sizes are rank 0's, ranks on one host meet at a spinning barrier in shared memory, and rank 0 prints the table and writes the files. Example: ep4j launch -n 2 -- bench --backend cpu")
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -35,8 +40,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto", description = "auto (GPU when present, else CPU), cpu or cuda. Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4.")
+    @Option(names = "--ranks", description = "Ranks. Default: the number of GPUs on cuda, else 4. Not in a job"
+            + " (--job): its size is the job's.")
     Integer ranks;
+
+    @Mixin
+    JobOption jobOption;
 
     @Option(names = "--tokens", description = "Tokens per rank of the normal cases. Default: 4096 (--quick: 128); on the CPU"
             + " backend halved until the run fits the memory budget (3.5 GiB or half the machine's memory).")
@@ -128,7 +137,13 @@ public final class BenchCommand implements Callable<Integer> {
         if (!Arrays.asList("auto", "cpu", "cuda").contains(backend)) {
             throw usage("--backend must be auto, cpu or cuda, not '" + backend + "'");
         }
-        int r = ranks != null ? ranks : defaultRanks(backend);
+        boolean inJob = jobOption.inJob(System.getenv());
+        if (inJob && ranks != null) {
+            throw usage("--ranks is not given in a job (--job): its size comes from the launcher's variables"
+                    + " (WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS or EP4J_WORLD_SIZE)");
+        }
+        Job job = inJob ? Job.fromEnvironment(System.getenv(), backend) : null;
+        int r = job != null ? job.size() : ranks != null ? ranks : defaultRanks(backend);
         positive("--ranks", r);
         positive("--tokens", t);
         positive("--hidden", h);
@@ -158,16 +173,20 @@ public final class BenchCommand implements Callable<Integer> {
             throw usage("--hidden must be a multiple of 128 (fp8 scales are per 128 channels), not " + h);
         }
         if (e % r != 0) {
-            throw usage("--experts (" + e + ") must be a multiple of --ranks (" + r + ")");
+            throw usage("--experts (" + e + ") must be a multiple of " + (job != null ? "the job's ranks" : "--ranks")
+                    + " (" + r + ")");
         }
         if (k > e) {
             throw usage("--topk (" + k + ") must not exceed --experts (" + e + ")");
         }
 
-        PrintWriter stdout = spec.commandLine().getOut();
+        // In a job only rank 0 reports; the others measure their rank and say one line at the end.
+        boolean reports = job == null || job.rank() == 0;
+        PrintWriter stdout = reports ? spec.commandLine().getOut() : new PrintWriter(Writer.nullWriter());
         PrintWriter stderr = spec.commandLine().getErr();
-        boolean showProgress = progress != null ? progress : Terminals.stderrIsTerminal();
-        try (EpGroup group = EpGroup.open(GroupSpec.ranks(r).backend(backend));
+        boolean showProgress = reports && (progress != null ? progress : Terminals.stderrIsTerminal());
+        try (EpGroup group = EpGroup.open(job != null ? job.spec() : GroupSpec.ranks(r).backend(backend));
+             BenchRanks meet = job != null ? ProcessRanks.open(job, BenchRanks.TIMEOUT) : BenchRanks.threads(r);
              ProgressBar bar = new ProgressBar(stderr, showProgress)) {
             if (warmup == null && !quick && "cuda".equals(group.backend())) {
                 wu = GPU_WARMUP;
@@ -176,8 +195,13 @@ public final class BenchCommand implements Callable<Integer> {
             List<String> notes = new ArrayList<>();
             long physical = "cpu".equals(group.backend()) ? CpuSizing.physicalBytes() : -1;
             if ("cpu".equals(group.backend()) && !quick) {
-                // Host memory is the limit on the CPU: size the defaults to the machine, say so.
+                // Host memory is the limit on the CPU: size the defaults to the machine, say so. In a
+                // job every rank takes rank 0's choice (another machine may have had another).
                 CpuSizing.Choice c = CpuSizing.choose(tokens, llTokens, r, h, k, e, physical);
+                if (job != null) {
+                    c = Agreement.rankZeros(job, "bench.sizing", c, CpuSizing.Choice.class, BenchRanks.TIMEOUT);
+                    physical = c.physicalBytes();
+                }
                 t = c.tokens();
                 ll = c.llTokens();
                 if (tokens == null || llTokens == null) {
@@ -207,44 +231,55 @@ public final class BenchCommand implements Callable<Integer> {
             int spans = calls == 0 ? 0 : gpu ? GPU_PIPELINED_SPANS : 1;
             Bench.Settings settings = new Bench.Settings(t, h, k, e, sms, it, wu, ll, sweep, llSweepSizes, seed, calls,
                     spans);
-            Baseline baseline = Baselines.forGroup(group);
-            Bench bench = new Bench(settings, group, baseline, bar);
-            bar.start(bench.totalSteps());
-            Bench.Outcome outcome = bench.run();
-            bar.finish();
-
-            String what = "backend " + group.backend() + ", " + r + " ranks, " + t + " tokens (low-latency " + ll
-                    + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
-            stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
-            stdout.print(BenchReport.table(outcome.table()).render());
-            BenchReport.legend(baseline, calls, spans, gpu).forEach(stdout::println);
-            Table hooks = BenchReport.hookTable(outcome.table());
-            if (hooks != null) {
-                stdout.println("low-latency hook mode (returnRecvHook: the call sends, hook().receive() receives):");
-                stdout.print(hooks.render());
-                BenchReport.hookLegend().forEach(stdout::println);
+            int[] smsList = gpu ? smSweep() : new int[0];
+            if (job != null) {
+                // Every rank must make the same calls in the same order: one option apart would hang them.
+                Agreement.same(job, "bench settings", new Agreed(group.backend(), settings, smsList),
+                        BenchRanks.TIMEOUT);
             }
-            String hostBound = BenchReport.hostBoundNote(outcome.table());
-            if (hostBound != null) {
-                stdout.println("note: " + hostBound);
+            Baseline baseline = meet instanceof ProcessRanks p ? Baselines.forJob(group, job, p.oneHost())
+                    : Baselines.forGroup(group);
+            // How the ranks met and what was not measured: printed after the table, kept in bench.json.
+            List<String> runNotes = new ArrayList<>(meet.notes());
+            if (!baseline.measured()) {
+                runNotes.add(baseline.description());
             }
-            outcome.notes().forEach(n -> stdout.println("note: " + n));
-
+            notes.addAll(runNotes);
+            Bench.Outcome outcome;
             SmSweep.Result sweepResult = null;
-            if (group.backend().equals("cuda")) {
-                int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
-                smsList = Arrays.stream(smsList).filter(v -> v > 0).sorted().distinct().toArray();
+            try {
+                Bench bench = new Bench(settings, group, meet, baseline, bar);
+                bar.start(bench.totalSteps());
+                outcome = bench.run();
+                bar.finish();
+                String what = "backend " + group.backend() + ", " + r + " ranks"
+                        + (job != null ? " (" + meet.describe() + ")" : "") + ", " + t + " tokens (low-latency " + ll
+                        + ") x " + h + " hidden, top-" + k + " of " + e + " experts";
+                stdout.println("ep4j bench: " + what + "; median of " + it + " calls after " + wu + " warm-up");
+                printTables(stdout, outcome, baseline, calls, spans, gpu);
+                runNotes.forEach(n -> stdout.println("note: " + n));
                 if (smsList.length > 0) {
                     bar.start(smsList.length);
-                    sweepResult = SmSweep.run(group, t, h, k, e, smsList, it, seed, bar);
+                    sweepResult = SmSweep.run(group, meet, t, h, k, e, smsList, it, seed, bar);
                     bar.finish();
                     stdout.println("SM sweep (GPU time, " + t + " tokens):");
                     stdout.print(sweepResult.table().render());
                 }
+            } catch (RuntimeException | Error ex) {
+                meet.breakAll(); // the other processes of a job stop waiting for this one
+                throw ex;
+            }
+            if (!reports) {
+                stdout.flush();
+                spec.commandLine().getOut().println("ep4j bench: rank " + job.rank() + " of " + r + " measured (one"
+                        + " process per rank); rank 0 prints the table and writes " + out.resolve("bench.json"));
+                spec.commandLine().getOut().flush();
+                return Main.EXIT_OK;
             }
             BenchFile file = new BenchFile(Main.Version.version(), System.getProperty("java.version"),
                     Runtime.getRuntime().availableProcessors(), System.getProperty("os.name") + " " + System.getProperty("os.arch"),
                     group.backend(), r, t, h, k, e, sms, it, wu, ll, settings.normalPoints(), settings.llPoints(), seed,
+                    job != null ? r : 1, meet.describe(),
                     "median over iters of the time from a barrier all ranks pass to the moment all ranks are done",
                     "bytes a rank receives (dispatch) or sends back (combine), own tokens included,"
                             + " mean over ranks; bf16 rows 2*hidden, fp8 rows hidden + 4*hidden/128;"
@@ -264,6 +299,34 @@ public final class BenchCommand implements Callable<Integer> {
             stdout.flush();
         }
         return Main.EXIT_OK;
+    }
+
+    /** What every rank of a job must run alike (checked through the rendezvous before the first case). */
+    record Agreed(String backend, Bench.Settings settings, int[] smSweep) {
+    }
+
+    /** The SM counts of the GPU sweep, ascending, without zeros. */
+    private int[] smSweep() {
+        int[] smsList = sweepSms != null ? sweepSms : new int[] {8, 16, 24, 32};
+        return Arrays.stream(smsList).filter(v -> v > 0).sorted().distinct().toArray();
+    }
+
+    /** The table, its legend, the hook-mode table and the notes of the run. */
+    private static void printTables(PrintWriter stdout, Bench.Outcome outcome, Baseline baseline, int calls, int spans,
+            boolean gpu) {
+        stdout.print(BenchReport.table(outcome.table()).render());
+        BenchReport.legend(baseline, calls, spans, gpu).forEach(stdout::println);
+        Table hooks = BenchReport.hookTable(outcome.table());
+        if (hooks != null) {
+            stdout.println("low-latency hook mode (returnRecvHook: the call sends, hook().receive() receives):");
+            stdout.print(hooks.render());
+            BenchReport.hookLegend().forEach(stdout::println);
+        }
+        String hostBound = BenchReport.hostBoundNote(outcome.table());
+        if (hostBound != null) {
+            stdout.println("note: " + hostBound);
+        }
+        outcome.notes().forEach(n -> stdout.println("note: " + n));
     }
 
     /** How the pipelined GPU time is measured, for bench.json. */

@@ -16,9 +16,12 @@ import java.util.List;
  * {@code "time_us"}). The run's settings and the descriptions of what is measured come first,
  * then the table's rows ({@code results}), every size of the token sweeps ({@code sweep}), notes,
  * and on GPUs the SM sweep. Times are microseconds, bandwidths GB/s (10^9 bytes per second);
- * a figure that was not measured (GPU time on the CPU) is {@code null}. Fields added later
- * ({@code pipelined*}, {@code hook_mode}, {@code ll_sweep}, and in rows {@code pipelined_*},
- * {@code host_us}, {@code hook}) are absent from files of older versions; readers must allow that.
+ * a figure that was not measured (GPU time on the CPU) is {@code null}. {@code processes} is 1
+ * when one JVM drove every rank, the number of ranks in a job of one process per rank;
+ * {@code barrier} says how the ranks met. Fields added later ({@code pipelined*},
+ * {@code hook_mode}, {@code ll_sweep}, {@code processes}, {@code barrier}, and in rows
+ * {@code pipelined_*}, {@code host_us}, {@code hook}) are absent from files of older versions;
+ * readers must allow that.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record BenchFile(String ep4jVersion, String java, Integer cores, String os,
@@ -26,7 +29,8 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
         @JsonProperty(required = true) int tokens, @JsonProperty(required = true) int hidden,
         @JsonProperty(required = true) int topk, @JsonProperty(required = true) int experts, Integer sms,
         Integer iters, Integer warmup, Integer llTokens, int[] sweepTokens, int[] llSweepTokens, Long seed,
-        String time, String logicalBytes, String baseline, String baselineDescription, String baselineSchedule,
+        Integer processes, String barrier, String time, String logicalBytes, String baseline,
+        String baselineDescription, String baselineSchedule,
         Integer pipelinedCalls, Integer pipelinedSpans, String pipelined, String hookMode, Boolean llSweep,
         List<Row> results, @JsonProperty(required = true) List<Row> sweep, List<String> notes,
         List<SmPoint> smsSweep) {

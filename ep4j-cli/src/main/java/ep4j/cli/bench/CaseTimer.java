@@ -75,6 +75,7 @@ final class CaseTimer {
     }
 
     private final EpGroup group;
+    private final BenchRanks meet;
     private final int ranks;
     private final Baseline baseline;
     private final ProgressBar bar;
@@ -83,8 +84,9 @@ final class CaseTimer {
     private final int pipelinedCalls;
     private final int pipelinedSpans;
 
-    CaseTimer(EpGroup group, Baseline baseline, ProgressBar bar, Bench.Settings s) {
+    CaseTimer(EpGroup group, BenchRanks meet, Baseline baseline, ProgressBar bar, Bench.Settings s) {
         this.group = group;
+        this.meet = meet;
         this.ranks = group.size();
         this.baseline = baseline;
         this.bar = bar;
@@ -124,11 +126,11 @@ final class CaseTimer {
             }
         }
         Runnable step = () -> bar.step(1);
-        RankClock clock = new RankClock(ranks, reps, step);
-        RankClock baseClock = new RankClock(ranks, reps, step);
-        RankClock spanClock = new RankClock(ranks, Math.max(1, pipelinedSpans), step);
-        RankClock sendClock = new RankClock(ranks, reps, step);
-        RankClock receiveClock = new RankClock(ranks, reps, step);
+        RankClock clock = new RankClock(meet, reps, step);
+        RankClock baseClock = new RankClock(meet, reps, step);
+        RankClock spanClock = new RankClock(meet, Math.max(1, pipelinedSpans), step);
+        RankClock sendClock = new RankClock(meet, reps, step);
+        RankClock receiveClock = new RankClock(meet, reps, step);
         double[][] gpu = new double[reps][ranks];
         double[][] spanGpu = new double[Math.max(1, pipelinedSpans)][ranks];
         double[][] spanIssue = new double[Math.max(1, pipelinedSpans)][ranks];
@@ -176,12 +178,15 @@ final class CaseTimer {
                     }
                 }
                 return null;
-            }, clock, baseClock, spanClock, sendClock, receiveClock);
+            }, clock::breakAll, baseClock::breakAll, spanClock::breakAll, sendClock::breakAll, receiveClock::breakAll);
         } finally {
             if (copy != null) {
                 copy.close();
             }
         }
+        // In a job each process measured its own rank: every rank's figures, for the slowest one.
+        // (The wall clocks need nothing: every process timed the same barriers; rank 0 reports its own.)
+        meet.pool(c.label() + " at " + tokens + " tokens", gpu, spanGpu, spanIssue, sendGpu, receiveGpu);
         PipelinedTimes pipelined = pipelinedCalls == 0 ? null : new PipelinedTimes(pipelinedCalls, pipelinedSpans,
                 slowestRankMedian(spanGpu, 0), spanClock.medianSeconds(0) * 1e6 / pipelinedCalls,
                 slowestRankMedian(spanIssue, 0));

@@ -1,6 +1,7 @@
 package ep4j.cli.bench;
 
 import ep4j.EpGroup;
+import ep4j.cli.job.Job;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -10,9 +11,27 @@ import java.lang.foreign.MemorySegment;
  * {@code src} owns a source area holding all the bytes it sends (every destination reads
  * distinct bytes); rank {@code dst} owns a destination area and copies from each source in
  * turn, starting with its own and going round, as a dispatch gathers rows. Each rank allocates
- * and writes (first-touches) its own areas before timing.
+ * and writes (first-touches) its own areas before timing. In a job of one process per rank on
+ * one host ({@link #acrossProcesses}) the source areas are files in shared memory that every
+ * process maps ({@link SharedCopySources}), as the CPU backend's own exchange areas are.
  */
 public final class HostCopyBaseline implements Baseline {
+    private final Job job;
+
+    /** Every rank in this JVM. */
+    public HostCopyBaseline() {
+        this(null);
+    }
+
+    private HostCopyBaseline(Job job) {
+        this.job = job;
+    }
+
+    /** One process per rank, all on this host (the job's group is open). */
+    static HostCopyBaseline acrossProcesses(Job job) {
+        return new HostCopyBaseline(job);
+    }
+
     @Override
     public String name() {
         return "host copy";
@@ -20,12 +39,13 @@ public final class HostCopyBaseline implements Baseline {
 
     @Override
     public String description() {
-        return "MemorySegment.copy of the same bytes between the same ranks, one thread per rank, all at once";
+        return "MemorySegment.copy of the same bytes between the same ranks, one thread per rank, all at once"
+                + (job != null ? "; the sources in shared memory, one process per rank" : "");
     }
 
     @Override
     public Copy prepare(EpGroup group, long[][] bytes) {
-        return new HostCopy(bytes);
+        return new HostCopy(bytes, job == null ? CopySources.inJvm() : new SharedCopySources(job));
     }
 
     static final class HostCopy implements Copy {
@@ -37,9 +57,11 @@ public final class HostCopyBaseline implements Baseline {
         private final long[] dstSize;
         private final MemorySegment[] srcs;
         private final MemorySegment[] dsts;
+        private final CopySources sources;
         private final Arena arena = Arena.ofShared();
 
-        HostCopy(long[][] bytes) {
+        HostCopy(long[][] bytes, CopySources sources) {
+            this.sources = sources;
             this.r = bytes.length;
             this.bytes = bytes;
             srcOffset = new long[r][r];
@@ -70,12 +92,21 @@ public final class HostCopyBaseline implements Baseline {
 
         @Override
         public void setUp(int rank) {
-            MemorySegment s = arena.allocate(Math.max(1, srcSize[rank]), 64);
-            MemorySegment d = arena.allocate(Math.max(1, dstSize[rank]), 64);
+            MemorySegment s = sources.own(rank, areaSize(srcSize[rank]));
+            MemorySegment d = arena.allocate(areaSize(dstSize[rank]), 64);
             s.fill((byte) (rank * 37 + 1));
             d.fill((byte) 0);
             srcs[rank] = s;
             dsts[rank] = d;
+            long[] sizes = new long[r];
+            for (int i = 0; i < r; i++) {
+                sizes[i] = areaSize(srcSize[i]);
+            }
+            sources.share(rank, srcs, sizes);
+        }
+
+        private static long areaSize(long bytes) {
+            return Math.max(1, bytes);
         }
 
         @Override
@@ -92,7 +123,11 @@ public final class HostCopyBaseline implements Baseline {
 
         @Override
         public void close() {
-            arena.close();
+            try {
+                sources.close();
+            } finally {
+                arena.close();
+            }
         }
     }
 }

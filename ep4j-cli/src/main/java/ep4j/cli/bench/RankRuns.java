@@ -6,15 +6,17 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * {@link EpGroup#onEachRank} with {@link RankClock}s that are broken when a rank fails, so the
- * others stop waiting at once; the failure reported is the first rank's own, not the "another
- * rank failed" of the ranks it woke.
+ * {@link EpGroup#onEachRank} with barriers ({@link RankClock}s, {@link RankBarrier}s) that are
+ * broken when a rank fails, so the others stop waiting at once (in a job, the other processes
+ * too); the failure reported is the first rank's own, not the "another rank failed" of the ranks
+ * it woke.
  */
 final class RankRuns {
     private RankRuns() {
     }
 
-    static <T> List<T> run(EpGroup group, EpGroup.RankTask<T> task, RankClock... clocks) {
+    /** Runs {@code task} on every rank this process drives; the first to fail runs every {@code breakBarrier}. */
+    static <T> List<T> run(EpGroup group, EpGroup.RankTask<T> task, Runnable... breakBarrier) {
         AtomicReference<Throwable> first = new AtomicReference<>();
         try {
             return group.onEachRank(rank -> {
@@ -22,10 +24,8 @@ final class RankRuns {
                     return task.run(rank);
                 } catch (Throwable t) {
                     first.compareAndSet(null, t);
-                    for (RankClock c : clocks) {
-                        if (c != null) {
-                            c.breakAll();
-                        }
+                    for (Runnable b : breakBarrier) {
+                        b.run();
                     }
                     throw t;
                 }

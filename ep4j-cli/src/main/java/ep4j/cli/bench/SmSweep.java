@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CyclicBarrier;
 
 /**
  * GPU time of the normal kernels against the number of SMs they may use, on one problem: the
@@ -72,8 +71,17 @@ public final class SmSweep {
         return p;
     }
 
+    /** The sweep with every rank a thread of this JVM. */
     public static Result run(EpGroup group, int tokens, int hidden, int topk, int experts, int[] smsList, int iters,
             long seed, ProgressBar bar) {
+        try (BenchRanks meet = BenchRanks.threads(group.size())) {
+            return run(group, meet, tokens, hidden, topk, experts, smsList, iters, seed, bar);
+        }
+    }
+
+    /** The sweep with the ranks meeting as {@code meet} says (in a job, every process runs it). */
+    static Result run(EpGroup group, BenchRanks meet, int tokens, int hidden, int topk, int experts, int[] smsList,
+            int iters, long seed, ProgressBar bar) {
         int ranks = group.size();
         List<Point> points = new ArrayList<>();
         try (Workload w = Workload.generate(group, tokens, hidden, topk, experts, seed, true);
@@ -88,9 +96,10 @@ public final class SmSweep {
                     crossRows += i == j ? 0 : counts[i][j];
                 }
             }
-            CyclicBarrier barrier = new CyclicBarrier(ranks);
-            double[][][] us = new double[smsList.length][4][iters * ranks];
-            group.onEachRank(r -> {
+            RankBarrier barrier = meet.barrier(t -> { });
+            // us[sms][kernel][iteration][rank]: each rank fills its own column.
+            double[][][][] us = new double[smsList.length][4][iters][ranks];
+            RankRuns.run(group, r -> {
                 EpBuffer buf = buffers.rank(r);
                 try (DispatchLayout layout = buf.layout(w.idx[r], experts)) {
                     for (int si = 0; si < smsList.length; si++) {
@@ -108,25 +117,26 @@ public final class SmSweep {
                                 try (Combined c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg))) {
                                     double comb = Bench.lastCallMicros(buf);
                                     if (it >= 0) {
-                                        us[si][0][it * ranks + r] = bf16;
-                                        us[si][1][it * ranks + r] = fp8;
-                                        us[si][2][it * ranks + r] = comb;
-                                        us[si][3][it * ranks + r] = lay;
+                                        us[si][0][it][r] = bf16;
+                                        us[si][1][it][r] = fp8;
+                                        us[si][2][it][r] = comb;
+                                        us[si][3][it][r] = lay;
                                     }
                                 }
                             }
                         }
-                        if (r == 0 && bar != null) {
+                        if (r == group.localRanks()[0] && bar != null) {
                             bar.step(1);
                         }
                     }
                 }
                 return null;
-            });
+            }, barrier::breakAll);
+            meet.pool("the SM sweep", Arrays.stream(us).flatMap(Arrays::stream).toArray(double[][][]::new));
             for (int si = 0; si < smsList.length; si++) {
                 double[] m = new double[4];
                 for (int k = 0; k < 4; k++) {
-                    m[k] = slowestRankMedian(us[si][k], ranks, iters);
+                    m[k] = slowestRankMedian(us[si][k], iters);
                 }
                 points.add(new Point(smsList[si], m[0], m[1], m[2], m[3]));
             }
@@ -137,12 +147,12 @@ public final class SmSweep {
         }
     }
 
-    private static double slowestRankMedian(double[] v, int ranks, int iters) {
+    private static double slowestRankMedian(double[][] v, int iters) {
         double[] perIter = new double[iters];
         for (int it = 0; it < iters; it++) {
             double worst = 0;
-            for (int r = 0; r < ranks; r++) {
-                worst = Math.max(worst, v[it * ranks + r]);
+            for (double x : v[it]) {
+                worst = Math.max(worst, x);
             }
             perIter[it] = worst;
         }

@@ -14,7 +14,8 @@ import java.util.SplittableRandom;
  * random scores over all experts and the top-k of them (so k distinct experts), positive random
  * weights, and bf16 tokens (random bit patterns of values in ±[2^-7, 2), exact by construction).
  * Ranks generate in parallel, each from its own seeded stream, without boxing or per-element
- * allocation; the tensors are then uploaded to each rank's device.
+ * allocation; the tensors are then uploaded to each rank's device. In a job, where this process
+ * drives one rank, the other ranks' routing is drawn here too (tensors only for its own rank).
  */
 final class Workload implements AutoCloseable {
     final int ranks;
@@ -49,7 +50,7 @@ final class Workload implements AutoCloseable {
         Workload w = new Workload(group.size(), tokens, hidden, topk, experts);
         try {
             group.onEachRank(rank -> {
-                SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + rank * 7919L + tokens);
+                SplittableRandom rnd = stream(seed, rank, tokens);
                 long[] ids = new long[tokens * topk];
                 routing(rnd, tokens, experts, topk, ids);
                 w.hostIdx[rank] = ids;
@@ -79,7 +80,21 @@ final class Workload implements AutoCloseable {
             w.close();
             throw e;
         }
+        // Ranks other processes drive (a job): their routing only, drawn as they draw it (it is
+        // the first draw of their stream), so that every process knows every rank's counts.
+        for (int rank = 0; rank < w.ranks; rank++) {
+            if (w.hostIdx[rank] == null) {
+                long[] ids = new long[tokens * topk];
+                routing(stream(seed, rank, tokens), tokens, experts, topk, ids);
+                w.hostIdx[rank] = ids;
+            }
+        }
         return w;
+    }
+
+    /** The random stream of one rank at one size: its routing, then its weights and tokens. */
+    private static SplittableRandom stream(long seed, int rank, int tokens) {
+        return new SplittableRandom(seed * 1_000_003L + rank * 7919L + tokens);
     }
 
     /**

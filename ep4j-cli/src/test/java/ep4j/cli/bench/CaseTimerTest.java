@@ -53,7 +53,7 @@ class CaseTimerTest {
 
     CaseTimer timer(int calls, int spans) {
         Bench.Settings s = new Bench.Settings(8, 128, 2, 4, 0, ITERS, WARMUP, 4, new int[0], new int[0], 1, calls, spans);
-        return new CaseTimer(group, new HostCopyBaseline(), bar, s);
+        return new CaseTimer(group, BenchRanks.threads(2), new HostCopyBaseline(), bar, s);
     }
 
     /** A device clock whose spans take scripted times; it logs its events and refuses unpaired ones. */

@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ep4j.cli.job.Agreement;
+import ep4j.cli.job.TwoRanks;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 class CpuSizingTest {
@@ -88,5 +93,17 @@ class CpuSizingTest {
     @Test
     void thisMachineHasAKnownMemorySize() {
         assertTrue(CpuSizing.physicalBytes() > 256L << 20, "physical memory " + CpuSizing.physicalBytes());
+    }
+
+    @Test
+    void inAJobEveryRankTakesRankZerosSizes() throws Exception {
+        // Rank 0 on a 6 GiB machine, rank 1 on a 512 GiB one: each alone would choose otherwise.
+        assertTrue(choose(null, null, 6 * GIB).tokens() < choose(null, null, 512 * GIB).tokens());
+        List<Future<CpuSizing.Choice>> agreed = TwoRanks.run((job, group) -> Agreement.rankZeros(job, "test.sizing",
+                choose(null, null, job.rank() == 0 ? 6 * GIB : 512 * GIB), CpuSizing.Choice.class,
+                Duration.ofSeconds(20)));
+        for (Future<CpuSizing.Choice> f : agreed) {
+            assertEquals(choose(null, null, 6 * GIB), f.get());
+        }
     }
 }
