@@ -18,23 +18,12 @@ import java.util.List;
  * caller's tensor or a new one), recording every defined result. The results are views valid
  * for two low-latency calls, so each is read before the next call.
  */
-final class LowLatencyStep {
-    private final EpGroup group;
-    private final EpBuffer buf;
-    private final int rank;
-    private final SoakCase c;
-    private final SoakInputs in;
-    private final StepOutputs.Rank out;
-
+final class LowLatencyStep extends RankStep {
     LowLatencyStep(EpGroup group, EpBuffer buf, int rank, SoakCase c, SoakInputs in) {
-        this.group = group;
-        this.buf = buf;
-        this.rank = rank;
-        this.c = c;
-        this.in = in;
-        this.out = new StepOutputs.Rank(group);
+        super(group, buf, rank, c, in);
     }
 
+    @Override
     List<StepOutputs.Output> run() {
         boolean async = c.async() && !c.hook();
         try (Tensor x = up(in.x(rank, 0));
@@ -110,9 +99,5 @@ final class LowLatencyStep {
                 out.add("low-latency combine x", cb.x());
             }
         }
-    }
-
-    private Tensor up(Tensor host) {
-        return group.upload(rank, host);
     }
 }

@@ -16,23 +16,12 @@ import java.util.List;
  * combine), recording every result. Inputs are uploaded to the rank's device and closed, results
  * closed, before it returns: a step leaves nothing behind.
  */
-final class NormalStep {
-    private final EpGroup group;
-    private final EpBuffer buf;
-    private final int rank;
-    private final SoakCase c;
-    private final SoakInputs in;
-    private final StepOutputs.Rank out;
-
+final class NormalStep extends RankStep {
     NormalStep(EpGroup group, EpBuffer buf, int rank, SoakCase c, SoakInputs in) {
-        this.group = group;
-        this.buf = buf;
-        this.rank = rank;
-        this.c = c;
-        this.in = in;
-        this.out = new StepOutputs.Rank(group);
+        super(group, buf, rank, c, in);
     }
 
+    @Override
     List<StepOutputs.Output> run() {
         Tensor hostX = in.x(rank, 0);
         try (Tensor x = up(hostX);
@@ -130,9 +119,5 @@ final class NormalStep {
                 }
             }
         }
-    }
-
-    private Tensor up(Tensor host) {
-        return group.upload(rank, host);
     }
 }
