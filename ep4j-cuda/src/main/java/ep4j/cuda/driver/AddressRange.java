@@ -13,14 +13,10 @@ import java.lang.foreign.MemorySegment;
  * <p>Address ranges belong to the process, not to a device; {@code context} only says whose
  * context the calls run in, and stays alive while the range is open.
  */
-public final class AddressRange extends ContextResource implements AutoCloseable {
-    private final long address;
-    private final long byteSize;
+public final class AddressRange extends DeviceRange implements AutoCloseable {
 
     private AddressRange(CudaContext context, long address, long byteSize) {
-        super(context);
-        this.address = address;
-        this.byteSize = byteSize;
+        super(context, address, byteSize);
     }
 
     /**
@@ -54,15 +50,6 @@ public final class AddressRange extends ContextResource implements AutoCloseable
         }
     }
 
-    /** The first address (a CUdeviceptr). */
-    public long address() {
-        ensureOpen();
-        return address;
-    }
-
-    public long byteSize() {
-        return byteSize;
-    }
 
     @Override
     int destroy() throws Throwable {
@@ -72,10 +59,5 @@ public final class AddressRange extends ContextResource implements AutoCloseable
     @Override
     String destroyCall() {
         return "cuMemAddressFree(" + Native.hex(address) + ", " + byteSize + " bytes)";
-    }
-
-    @Override
-    String describe() {
-        return Native.hex(address) + ", " + byteSize + " bytes";
     }
 }

@@ -26,14 +26,10 @@ import java.util.OptionalInt;
  * <p>All pointers are in the unified virtual address space, so copies between devices work too
  * (directly over NVLink/PCIe once {@link CudaContext#enablePeerAccess} was called).
  */
-public final class DeviceMemory extends ContextResource implements AutoCloseable {
-    private final long address;
-    private final long byteSize;
+public final class DeviceMemory extends DeviceRange implements AutoCloseable {
 
     private DeviceMemory(CudaContext context, long address, long byteSize) {
-        super(context);
-        this.address = address;
-        this.byteSize = byteSize;
+        super(context, address, byteSize);
     }
 
     /** Allocates {@code bytes} (> 0) of device memory in {@code context}; contents undefined. */
@@ -62,15 +58,6 @@ public final class DeviceMemory extends ContextResource implements AutoCloseable
         }
     }
 
-    /** The device pointer (CUdeviceptr). */
-    public long address() {
-        ensureOpen();
-        return address;
-    }
-
-    public long byteSize() {
-        return byteSize;
-    }
 
     /** Copies all of {@code src} to {@code [dstOffset, dstOffset + src.byteSize())}. */
     public void upload(MemorySegment src, long dstOffset) {

@@ -20,15 +20,11 @@ import java.util.Set;
  * <p>{@link #close()} unmaps ({@code cuMemUnmap}): no queued or running work may still use the
  * range. The range and the physical memory stay with their owners, who close them after this.
  */
-public final class MemoryMapping extends ContextResource implements AutoCloseable {
-    private final long address;
-    private final long byteSize;
+public final class MemoryMapping extends DeviceRange implements AutoCloseable {
     private final Set<CudaDevice> access = new LinkedHashSet<>();
 
     private MemoryMapping(CudaContext context, long address, long byteSize) {
-        super(context);
-        this.address = address;
-        this.byteSize = byteSize;
+        super(context, address, byteSize);
     }
 
     /**
@@ -126,15 +122,6 @@ public final class MemoryMapping extends ContextResource implements AutoCloseabl
         }
     }
 
-    /** The first mapped address (a CUdeviceptr). */
-    public long address() {
-        ensureOpen();
-        return address;
-    }
-
-    public long byteSize() {
-        return byteSize;
-    }
 
     @Override
     int destroy() throws Throwable {
@@ -144,10 +131,5 @@ public final class MemoryMapping extends ContextResource implements AutoCloseabl
     @Override
     String destroyCall() {
         return "cuMemUnmap(" + Native.hex(address) + ", " + byteSize + " bytes)";
-    }
-
-    @Override
-    String describe() {
-        return Native.hex(address) + ", " + byteSize + " bytes";
     }
 }

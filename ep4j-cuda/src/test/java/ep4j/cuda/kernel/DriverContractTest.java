@@ -20,19 +20,9 @@ import org.junit.jupiter.api.Test;
  * program printed them (no GPU needed), and the checker against tables that disagree on purpose.
  */
 class DriverContractTest {
-    private static Contract.Table bundled() {
-        Contract.Table t = Contract.bundled();
-        if (t == null) {
-            Assumptions.assumeTrue("1".equals(System.getenv("EP4J_REQUIRE_NVCC")),
-                    "no " + Contract.RESOURCE + ": the kernels were not built (no nvcc)");
-        }
-        assertNotNull(t, Contract.RESOURCE + " is missing although EP4J_REQUIRE_NVCC=1");
-        return t;
-    }
-
     @Test
     void driverStructsAndConstantsAgreeWithCudaH() {
-        Contract.Table t = bundled();
+        Contract.Table t = ContractTest.bundled();
         assertEquals(List.of(), DriverContract.mismatches(t), "driver struct/constant mismatches against cuda.h");
         // Not trivially empty: every struct and every constant of the bindings has a row.
         for (StructLayout s : DriverStructs.ALL) {
