@@ -20,6 +20,7 @@ module ep4j.core {
     exports ep4j.codec;
     exports ep4j.spi;
     exports ep4j.check to ep4j.cuda;
+    exports ep4j.process to ep4j.cuda;
 
     uses ep4j.spi.Backend;
 

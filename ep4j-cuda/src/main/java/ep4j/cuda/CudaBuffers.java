@@ -3,6 +3,7 @@ package ep4j.cuda;
 import ep4j.BufferSpec;
 import ep4j.EpBuffer;
 import ep4j.InvalidArgumentException;
+import ep4j.cuda.control.PeerWatch;
 import ep4j.cuda.control.RankRuntime;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.DeviceMemory;
@@ -49,6 +50,7 @@ final class CudaBuffers implements ep4j.EpBuffers {
         int lowLatencyBlocks = Math.max(1, sms);
         long[] bases;
         AutoCloseable owner;
+        ProcessHeaps processes = null;
         if (rendezvous == null) {
             List<CudaContext> contexts = new ArrayList<>();
             for (int r = 0; r < ranks; r++) {
@@ -62,6 +64,7 @@ final class CudaBuffers implements ep4j.EpBuffers {
                     spec.timeout());
             bases = p.bases();
             owner = p;
+            processes = p;
         }
         EpBuffer[] all = new EpBuffer[ranks];
         List<EpBuffer> made = new ArrayList<>();
@@ -73,7 +76,9 @@ final class CudaBuffers implements ep4j.EpBuffers {
                 RankRuntime rt;
                 try {
                     localMemory.fill((byte) 0);
-                    rt = new RankRuntime(r, ranks, spec, layout, c, group.kernels(r), bases, localMemory, sms);
+                    PeerWatch peers = processes == null ? PeerWatch.NONE
+                            : new PeerWatch(r, processes.pids(), processes.starts());
+                    rt = new RankRuntime(r, ranks, spec, layout, c, group.kernels(r), bases, localMemory, sms, peers);
                 } catch (RuntimeException | Error e) {
                     localMemory.close();
                     throw e;

@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
  *   offset  word            writer  meaning
  *   0       magic           owner   {@link #MAGIC} once the header is whole
  *   8/16    rank / ranks    owner
- *   24/32   pid / start     owner   the owning process (see ep4j.cpu.shm.Liveness)
+ *   24/32   pid / start     owner   the owning process (see ep4j.process.Liveness)
  *   40      state           owner   0 setting up, 1 open, 2 closed
  *   48      aborted         owner   1 once its group was aborted (the note says why)
  *   56      failed          owner   the latest call of the owner that failed after it was posted

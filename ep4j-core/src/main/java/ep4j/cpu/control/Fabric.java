@@ -3,7 +3,7 @@ package ep4j.cpu.control;
 import ep4j.BufferSpec;
 import ep4j.EpException;
 import ep4j.cpu.memory.SharedSegments;
-import ep4j.cpu.shm.Liveness;
+import ep4j.process.Liveness;
 import ep4j.spi.Rendezvous;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;

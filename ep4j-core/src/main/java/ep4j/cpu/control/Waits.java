@@ -3,7 +3,7 @@ package ep4j.cpu.control;
 import ep4j.EpException;
 import ep4j.EpTimeoutException;
 import ep4j.PeerDiedException;
-import ep4j.cpu.shm.Liveness;
+import ep4j.process.Liveness;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;

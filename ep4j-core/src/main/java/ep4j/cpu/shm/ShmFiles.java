@@ -1,5 +1,6 @@
 package ep4j.cpu.shm;
 
+import ep4j.process.Liveness;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

@@ -1,2 +1,2 @@
-/** The CPU backend across processes: memory-mapped files under /dev/shm, whether a process lives, and their clean-up. */
+/** The CPU backend across processes: memory-mapped files under /dev/shm, and their clean-up (whether a process lives: ep4j.process). */
 package ep4j.cpu.shm;

@@ -1,5 +1,6 @@
 package ep4j.cpu.shm;
 
+import ep4j.process.Liveness;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -2,6 +2,7 @@ package ep4j.cuda.control;
 
 import ep4j.EpException;
 import ep4j.EpTimeoutException;
+import ep4j.PeerDiedException;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.PinnedHostMemory;
 import ep4j.cuda.kernel.CallRecordLayout;
@@ -11,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * One rank's view of its operations on the device (control.cuh): the host-mapped ring of call
@@ -22,6 +24,12 @@ import java.util.List;
  * <p>Completion is a stamp the op's last kernel writes last of all: the host waits for it by
  * reading host memory, never by a driver call in a loop. Used by the rank's thread (and the
  * threads that await its events); the methods are synchronized where they touch shared state.
+ *
+ * <p>In a group spread over processes, a wait that lasts asks the {@link PeerWatch} now and then
+ * whether a peer's process died. When one did, it ends the device waits ({@code abortWaits}, as
+ * {@code EpGroup.abort} does), lets the op's kernels finish, and raises a
+ * {@link PeerDiedException} naming the op, this rank and the dead rank; a failure the kernels
+ * record (aborted, timed out) while a peer's process is gone is raised as that too.
  */
 public final class CallRecords implements AutoCloseable {
     private static final long RING = KernelConstants.CALL_RECORDS;
@@ -32,6 +40,8 @@ public final class CallRecords implements AutoCloseable {
     private final PinnedHostMemory memory;
     private final int rank;
     private final long timeoutNanos;
+    private final PeerWatch watch;
+    private final Consumer<String> abortWaits;
     private final Op[] ring = new Op[(int) RING];
     private long next;
 
@@ -86,7 +96,12 @@ public final class CallRecords implements AutoCloseable {
             }
             MemorySegment r = memory.segment().asSlice(at(), STRIDE);
             if (memory.getIntVolatile(at() + CallRecordLayout.CODE.offset()) != 0) {
-                throw DeviceFailure.of(r, name, rank, topk, timeoutNanos / 1_000_000);
+                RuntimeException failure = DeviceFailure.of(r, name, rank, topk, timeoutNanos / 1_000_000);
+                int dead = watch.active() ? watch.deadPeerNow() : -1;
+                if (dead >= 0) {
+                    throw new PeerDiedException(name, rank, dead, watch.pid(dead), failure.getMessage());
+                }
+                throw failure;
             }
         }
 
@@ -105,22 +120,54 @@ public final class CallRecords implements AutoCloseable {
             if (memory.getLongVolatile(offset) == expected) {
                 return;
             }
-            long deadline = System.nanoTime() + 2 * timeoutNanos + 1_000_000_000L;
+            long start = System.nanoTime();
+            long deadline = start + 2 * timeoutNanos + 1_000_000_000L;
             while (memory.getLongVolatile(offset) != expected) {
-                if (System.nanoTime() - deadline > 0) {
+                long now = System.nanoTime();
+                if (now - deadline > 0) {
                     throw new EpTimeoutException(name, rank, -1, "the GPU did not report the " + what + " of op #"
                             + index + " (is the stream blocked behind other work?)", timeoutNanos / 1_000_000);
+                }
+                int dead = watch.deadPeer(start, now);
+                if (dead >= 0) {
+                    throw peerDied(dead, offset, what, (now - start) / 1_000_000);
                 }
                 Thread.onSpinWait();
             }
         }
+
+        /**
+         * Peer {@code dead}'s process is gone while this op waited: ends the device waits, gives
+         * the kernels a moment to see that and finish (so the stream is idle for close), and
+         * returns the exception to raise.
+         */
+        private PeerDiedException peerDied(int dead, long offset, String what, long waitedMillis) {
+            String waiting = "this rank waited " + waitedMillis + " ms for the " + what + " of op #" + index;
+            abortWaits.accept(name + " on rank " + rank + ": rank " + dead + " (pid " + watch.pid(dead) + ") died");
+            long deadline = System.nanoTime() + Math.min(timeoutNanos, 5_000_000_000L);
+            while (memory.getLongVolatile(offset) != index + 1 && System.nanoTime() - deadline < 0) {
+                Thread.onSpinWait();
+            }
+            synchronized (CallRecords.this) {
+                checked = true; // the kernels' own record (aborted) says less than this
+            }
+            return new PeerDiedException(name, rank, dead, watch.pid(dead), waiting);
+        }
     }
 
-    /** Records for {@code rank}, whose waits for peers time out after {@code timeoutNanos}. */
-    public CallRecords(CudaContext context, int rank, long timeoutNanos) {
+    /**
+     * Records for {@code rank}, whose waits for peers time out after {@code timeoutNanos}.
+     *
+     * @param watch      the peers' processes ({@link PeerWatch#NONE} in a one-process group)
+     * @param abortWaits ends every device wait of the group, given why (after a peer died)
+     */
+    public CallRecords(CudaContext context, int rank, long timeoutNanos, PeerWatch watch,
+            Consumer<String> abortWaits) {
         this.memory = PinnedHostMemory.allocate(context, RING * STRIDE + 2 * SUMMARY); // zeroed
         this.rank = rank;
         this.timeoutNanos = timeoutNanos;
+        this.watch = watch;
+        this.abortWaits = abortWaits;
     }
 
     /**

@@ -4,7 +4,7 @@ import ep4j.BufferSpec;
 import ep4j.Config;
 import ep4j.cuda.tune.AutoConfig;
 import ep4j.EpEvent;
-import ep4j.EpTimeoutException;
+import ep4j.PeerException;
 import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.CudaEvent;
 import ep4j.cuda.driver.CudaFunction;
@@ -62,9 +62,10 @@ public final class RankRuntime implements AutoCloseable {
     /**
      * @param heaps every rank's symmetric heap base (already mapped and zeroed)
      * @param local this rank's local memory; the runtime owns it from here on
+     * @param peers the peers' processes, when the group spans processes ({@link PeerWatch#NONE} otherwise)
      */
     public RankRuntime(int rank, int ranks, BufferSpec spec, HeapLayout layout, CudaContext context, Kernels kernels,
-            long[] heaps, DeviceMemory local, int sms) {
+            long[] heaps, DeviceMemory local, int sms, PeerWatch peers) {
         this.rank = rank;
         this.ranks = ranks;
         this.spec = spec;
@@ -81,7 +82,7 @@ public final class RankRuntime implements AutoCloseable {
         StreamPool p = null;
         try {
             s = CudaStream.create(context, true);
-            r = new CallRecords(context, rank, timeoutNanos);
+            r = new CallRecords(context, rank, timeoutNanos, peers, this::abort);
             p = StreamPool.open(context);
             for (int i = 0; i < EVENT_RING; i++) {
                 events[i] = CudaEvent.create(context, false);
@@ -186,11 +187,11 @@ public final class RankRuntime implements AutoCloseable {
         return new OpEvent(e, op, this);
     }
 
-    /** Waits for {@code op} and raises what it recorded, marking the buffer broken on a timeout. */
+    /** Waits for {@code op} and raises what it recorded, marking the buffer broken on a timeout or a dead peer. */
     public void await(CallRecords.Op op) {
         try {
             op.await();
-        } catch (EpTimeoutException e) {
+        } catch (PeerException e) {
             broken = e.getMessage();
             throw e;
         }
@@ -203,7 +204,7 @@ public final class RankRuntime implements AutoCloseable {
     public MemorySegment summary(CallRecords.Op op, int slot) {
         try {
             return op.awaitSummary(slot);
-        } catch (EpTimeoutException e) {
+        } catch (PeerException e) {
             broken = e.getMessage();
             throw e;
         }

@@ -4,6 +4,7 @@ import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.ipc.FdClient;
 import ep4j.cuda.ipc.FdServer;
 import ep4j.cuda.ipc.Posix;
+import ep4j.process.Liveness;
 import ep4j.spi.Closing;
 import ep4j.spi.Rendezvous;
 import java.nio.charset.StandardCharsets;
@@ -18,15 +19,20 @@ import java.util.List;
  * sees them: its own rank's, made here and exported as a POSIX file descriptor, and every peer's,
  * imported from the descriptor the peer hands out ({@link FdServer}) and mapped for this
  * process's GPU. Addresses differ from process to process; offsets inside a heap do not. The
- * exchange happens once, when the buffers are created, through the job's rendezvous.
+ * exchange happens once, when the buffers are created, through the job's rendezvous; with it
+ * each rank learns the others' process ids and start times, to tell later whether they live.
  */
 public final class ProcessHeaps implements AutoCloseable {
     private final SymmetricMemory[] heaps;
     private final long[] bases;
+    private final long[] pids;
+    private final long[] starts;
     private volatile boolean closed;
 
-    private ProcessHeaps(SymmetricMemory[] heaps) {
+    private ProcessHeaps(SymmetricMemory[] heaps, long[] pids, long[] starts) {
         this.heaps = heaps;
+        this.pids = pids;
+        this.starts = starts;
         this.bases = new long[heaps.length];
         for (int r = 0; r < heaps.length; r++) {
             bases[r] = heaps[r].address();
@@ -47,6 +53,10 @@ public final class ProcessHeaps implements AutoCloseable {
         int ranks = rendezvous.size();
         String prefix = "ep4j/" + name + "/";
         SymmetricMemory[] heaps = new SymmetricMemory[ranks];
+        long[] pids = new long[ranks];
+        long[] starts = new long[ranks];
+        pids[rank] = ProcessHandle.current().pid();
+        starts[rank] = Liveness.selfStart();
         List<AutoCloseable> made = new ArrayList<>();
         FdServer server = null;
         int exported = -1;
@@ -67,13 +77,16 @@ public final class ProcessHeaps implements AutoCloseable {
                     "ep4j-" + rendezvous.jobId() + "-" + name + "-" + rank + ".sock");
             server = FdServer.serve(socket, token, exported);
             rendezvous.put(prefix + "heap/" + rank,
-                    (socket + "\n" + heaps[rank].byteSize()).getBytes(StandardCharsets.UTF_8));
+                    (socket + "\n" + heaps[rank].byteSize() + "\n" + pids[rank] + "\n" + starts[rank])
+                            .getBytes(StandardCharsets.UTF_8));
             for (int j = 0; j < ranks; j++) {
                 if (j == rank) {
                     continue;
                 }
                 String[] where = new String(rendezvous.get(prefix + "heap/" + j, timeout), StandardCharsets.UTF_8)
                         .split("\n");
+                pids[j] = Long.parseLong(where[2]);
+                starts[j] = Long.parseLong(where[3]);
                 int fd = FdClient.fetch(Path.of(where[0]), token, timeout, "rank " + j + "'s heap");
                 try {
                     heaps[j] = SymmetricMemory.importFd(context, fd, Long.parseLong(where[1]));
@@ -84,7 +97,7 @@ public final class ProcessHeaps implements AutoCloseable {
             }
             // Every rank has mapped every heap: the servers and the exported descriptor can go.
             rendezvous.barrier(prefix + "mapped", timeout);
-            return new ProcessHeaps(heaps);
+            return new ProcessHeaps(heaps, pids, starts);
         } catch (RuntimeException | Error e) {
             Closing.closeAllInto(e, made.reversed().toArray(AutoCloseable[]::new));
             throw e;
@@ -99,6 +112,16 @@ public final class ProcessHeaps implements AutoCloseable {
     /** Every rank's heap base in this process. */
     public long[] bases() {
         return bases.clone();
+    }
+
+    /** Every rank's process id, by rank. */
+    public long[] pids() {
+        return pids.clone();
+    }
+
+    /** Every rank's process start time ({@link Liveness#selfStart()} there), by rank. */
+    public long[] starts() {
+        return starts.clone();
     }
 
     public long byteSize(int rank) {

@@ -1,4 +1,4 @@
-package ep4j.cpu.shm;
+package ep4j.process;
 
 import java.io.IOException;
 import java.nio.file.Files;
