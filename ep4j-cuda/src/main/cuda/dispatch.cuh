@@ -25,11 +25,18 @@ __device__ __forceinline__ int* out_source(const DispatchParams& p, int d) {
   return reinterpret_cast<int*>(p.heap[d] + p.o_source);
 }
 
+// Zeroes rows [first, last) of `row_bytes` bytes each at `base` (16-byte aligned). A row size
+// that is no multiple of 16 (the fp8 scales of hidden 768 are 24 bytes) leaves the range's ends
+// unaligned: bytes there, 16-byte stores in the aligned middle. Every thread of the grid takes part.
 __device__ __forceinline__ void zero_rows(uint8_t* base, long long row_bytes, long long first, long long last,
                                           long long worker, long long workers) {
-  int4* p = reinterpret_cast<int4*>(base + first * row_bytes);
-  const long long n = (last - first) * row_bytes / 16;
-  for (long long i = worker; i < n; i += workers) p[i] = make_int4(0, 0, 0, 0);
+  const long long begin = first * row_bytes, end = last * row_bytes;
+  const long long mid_begin = min((begin + 15) & ~15LL, end), mid_end = max(end & ~15LL, mid_begin);
+  for (long long i = begin + worker; i < mid_begin; i += workers) base[i] = 0;
+  for (long long i = mid_end + worker; i < end; i += workers) base[i] = 0;
+  int4* mid = reinterpret_cast<int4*>(base + mid_begin);
+  const long long n = (mid_end - mid_begin) / 16;
+  for (long long i = worker; i < n; i += workers) mid[i] = make_int4(0, 0, 0, 0);
 }
 
 // Top-k slot k of received row `row` on rank d: the expert translated to d's local experts

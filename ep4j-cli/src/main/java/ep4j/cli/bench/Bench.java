@@ -10,6 +10,7 @@ import ep4j.Dispatched;
 import ep4j.EpBuffer;
 import ep4j.EpBuffers;
 import ep4j.EpEvent;
+import ep4j.EpGraph;
 import ep4j.EpGroup;
 import ep4j.KernelTiming;
 import ep4j.LowLatencyCombineArgs;
@@ -112,6 +113,11 @@ public final class Bench {
         this.ranks = group.size();
     }
 
+    /** Whether the backend captures device graphs (the graph case runs only there). */
+    private boolean hasGraphs() {
+        return !"cpu".equals(group.backend());
+    }
+
     /** Progress steps {@link #run} takes. */
     public long totalSteps() {
         long steps = 0;
@@ -120,6 +126,9 @@ public final class Bench {
         }
         for (int t : s.llPoints()) {
             steps += 1 + 3 * timer.steps(t == s.llTokens(), t == s.llTokens());
+            if (t == s.llTokens() && hasGraphs()) {
+                steps += timer.steps(false, false); // the graph case
+            }
         }
         return steps;
     }
@@ -388,8 +397,53 @@ public final class Bench {
                     c.close();
                 }
             }));
+            if (main && hasGraphs()) {
+                out.add(graphCase(buffers, w, tokens, pairs));
+            }
         }
         return out;
+    }
+
+    /**
+     * A decoding step as a CUDA graph: each rank captures [low-latency dispatch bf16, low-latency
+     * combine of the received rows] once, then replays it (GPUs only: the CPU backend has no
+     * graphs). Synchronous: replay and wait; pipelined: replays back to back. Its bytes are the
+     * dispatch's and the combine's together.
+     */
+    private BenchResult graphCase(EpBuffers buffers, Workload w, int tokens, long[][] pairs) {
+        long[][] both = transpose(pairs);
+        for (int i = 0; i < ranks; i++) {
+            for (int j = 0; j < ranks; j++) {
+                both[i][j] += pairs[i][j];
+            }
+        }
+        return timer.measure(BenchCase.LL_GRAPH_BF16, tokens, s.hidden(), both, false, false, timings(buffers),
+                r -> new CaseTimer.Rep() {
+            final EpBuffer buf = buffers.rank(r);
+            LowLatencyDispatched d;
+            LowLatencyCombined c;
+            final EpGraph graph = buf.captureGraph(() -> {
+                d = buf.lowLatencyDispatch(llArgs(w, r, false));
+                c = buf.lowLatencyCombine(LowLatencyCombineArgs.of(d.x(), w.idx[r], w.weights[r], d.handle()));
+            });
+
+            @Override
+            public void call(int it) {
+                graph.replay().await();
+            }
+
+            @Override
+            public EpEvent callAsync() {
+                return graph.replay();
+            }
+
+            @Override
+            public void close() {
+                graph.close();
+                c.close();
+                d.close();
+            }
+        });
     }
 
     private LowLatencyDispatchArgs llArgs(Workload w, int r, boolean fp8) {

@@ -7,7 +7,9 @@ public enum BenchCase {
     COMBINE_BF16("combine bf16", false, false, true),
     LL_DISPATCH_BF16("ll dispatch bf16", true, false, false),
     LL_DISPATCH_FP8("ll dispatch fp8", true, true, false),
-    LL_COMBINE_BF16("ll combine bf16", true, false, true);
+    LL_COMBINE_BF16("ll combine bf16", true, false, true),
+    /** One CUDA-graph replay of [low-latency dispatch bf16, low-latency combine of the received rows]; GPUs only. */
+    LL_GRAPH_BF16("ll graph d+c bf16", true, false, false);
 
     private final String label;
     private final boolean lowLatency;
@@ -27,6 +29,16 @@ public enum BenchCase {
 
     public boolean lowLatency() {
         return lowLatency;
+    }
+
+    /** The cases a backend without device graphs (the CPU backend) measures, in table order. */
+    public static BenchCase[] onCpu() {
+        return java.util.Arrays.stream(values()).filter(c -> !c.gpuOnly()).toArray(BenchCase[]::new);
+    }
+
+    /** Measured only where the backend has device graphs (GPUs). */
+    public boolean gpuOnly() {
+        return this == LL_GRAPH_BF16;
     }
 
     public boolean fp8() {

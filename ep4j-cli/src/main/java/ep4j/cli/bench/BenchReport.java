@@ -46,7 +46,7 @@ public final class BenchReport {
                     + " back-to-back async calls on every rank at once (no host wait between), / " + pipelinedCalls
                     + "; the slowest rank, median of " + pipelinedSpans + " spans";
         }
-        return List.of(
+        List<String> lines = new ArrayList<>(List.of(
                 "wall: median wall clock of a synchronous call, from a barrier all ranks pass to the moment all are"
                         + " done; p50, p99: percentiles (HdrHistogram, " + Latency.DIGITS + " significant digits);"
                         + " max: the slowest call",
@@ -58,7 +58,13 @@ public final class BenchReport {
                 "logical GB/s: bytes a rank receives (own tokens included) / wall; cross GB/s: bytes that crossed to"
                         + " another rank (NVLink) / wall",
                 "baseline: " + baseline.name() + " (" + baseline.description() + ") of "
-                        + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / wall");
+                        + (baseline.crossOnly() ? "the cross bytes" : "the same bytes") + "; ratio = baseline time / wall"));
+        if (deviceClock) {
+            lines.add("ll graph d+c: one CUDA-graph replay of [low-latency dispatch bf16, low-latency combine of the"
+                    + " received rows] (no expert kernel between); wall: replay and wait; gpu: replays back to back;"
+                    + " its bytes are dispatch's and combine's");
+        }
+        return List.copyOf(lines);
     }
 
     /**

@@ -51,6 +51,16 @@ record MemoryProbe(long nativeBytes, long residentBytes, long heapBytes, List<De
         }
     }
 
+    /** Whether the JVM was started with native memory tracking. */
+    private static boolean nmtRequested() {
+        try {
+            return java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                    .anyMatch(a -> a.startsWith("-XX:NativeMemoryTracking=") && !a.endsWith("=off"));
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
     /** Whether the native part can be read (the JVM tracks native memory). */
     boolean tracksNative() {
         return nativeBytes >= 0;
@@ -93,7 +103,10 @@ record MemoryProbe(long nativeBytes, long residentBytes, long heapBytes, List<De
         if (nativeBytes >= 0) {
             parts.add("native " + bytes(nativeBytes) + " (NMT Other: host memory segments)");
         } else {
-            parts.add("native not tracked (run Java with -XX:NativeMemoryTracking=summary, as bin/ep4j soak does)");
+            parts.add(nmtRequested()
+                    ? "native not readable (the JVM tracks it, but this Java runtime's diagnostic commands lack"
+                            + " VM.native_memory: a jlinked runtime needs the modules jdk.management and jdk.jfr)"
+                    : "native not tracked (run Java with -XX:NativeMemoryTracking=summary, as bin/ep4j soak does)");
         }
         if (residentBytes >= 0) {
             parts.add("resident " + bytes(residentBytes) + " (VmRSS)");

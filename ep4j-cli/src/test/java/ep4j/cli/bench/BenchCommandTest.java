@@ -40,7 +40,7 @@ class BenchCommandTest {
         for (String col : BenchReport.COLUMNS) {
             assertTrue(lines.get(header).contains(col), lines.get(header));
         }
-        BenchCase[] cases = BenchCase.values();
+        BenchCase[] cases = BenchCase.onCpu();
         for (int i = 0; i < cases.length; i++) {
             String row = lines.get(header + 2 + i);
             assertTrue(row.startsWith(cases[i].label() + " "), row);

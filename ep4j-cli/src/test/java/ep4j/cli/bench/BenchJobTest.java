@@ -37,8 +37,8 @@ class BenchJobTest {
         assertTrue(zero.get(0).startsWith("ep4j bench: backend cpu, 2 ranks (2 processes, one rank each, on one host,"
                 + " meeting at a spinning barrier in shared memory), 128 tokens (low-latency 16)"), r.toString());
         int header = zero.indexOf(zero.stream().filter(l -> l.startsWith("case ")).findFirst().orElseThrow());
-        for (int i = 0; i < BenchCase.values().length; i++) {
-            BenchCase c = BenchCase.values()[i];
+        for (int i = 0; i < BenchCase.onCpu().length; i++) {
+            BenchCase c = BenchCase.onCpu()[i];
             String row = zero.get(header + 2 + i);
             assertTrue(row.startsWith(c.label() + " "), row);
             String[] cells = row.substring(c.label().length()).trim().split("\\s+");
@@ -56,7 +56,7 @@ class BenchJobTest {
         assertEquals(2, file.ranks());
         assertEquals(2, file.processes());
         assertEquals("host copy", file.baseline());
-        assertEquals(BenchCase.values().length, file.results().size());
+        assertEquals(BenchCase.onCpu().length, file.results().size());
         for (BenchFile.Row row : file.results()) {
             assertEquals(2, row.samples(), row.toString());
             assertTrue(row.timeUs() > 0 && row.minUs() > 0, row.toString());
@@ -67,7 +67,7 @@ class BenchJobTest {
                 assertTrue(row.hook().sendUs() > 0 && row.hook().receiveUs() > 0, row.toString());
             }
         }
-        assertEquals(4 * BenchCase.values().length, file.sweep().size());
+        assertEquals(4 * BenchCase.onCpu().length, file.sweep().size());
         assertTrue(Files.exists(dir.resolve("out/bench/bench.png")) || r.out().contains("no PNG written"),
                 r.toString());
         assertEquals(shmBefore, shmFiles(), "the barrier's and the baseline's files are gone");
