@@ -130,7 +130,7 @@ public final class CallRecords implements AutoCloseable {
                 }
                 int dead = watch.deadPeer(start, now);
                 if (dead >= 0) {
-                    throw peerDied(dead, offset, what, (now - start) / 1_000_000);
+                    throw peerDied(dead, what, (now - start) / 1_000_000);
                 }
                 Thread.onSpinWait();
             }
@@ -138,14 +138,14 @@ public final class CallRecords implements AutoCloseable {
 
         /**
          * Peer {@code dead}'s process is gone while this op waited: ends the device waits, gives
-         * the kernels a moment to see that and finish (so the stream is idle for close), and
-         * returns the exception to raise.
+         * the op's kernels a moment to see that and complete (so the stream is idle for close),
+         * and returns the exception to raise.
          */
-        private PeerDiedException peerDied(int dead, long offset, String what, long waitedMillis) {
+        private PeerDiedException peerDied(int dead, String what, long waitedMillis) {
             String waiting = "this rank waited " + waitedMillis + " ms for the " + what + " of op #" + index;
             abortWaits.accept(name + " on rank " + rank + ": rank " + dead + " (pid " + watch.pid(dead) + ") died");
             long deadline = System.nanoTime() + Math.min(timeoutNanos, 5_000_000_000L);
-            while (memory.getLongVolatile(offset) != index + 1 && System.nanoTime() - deadline < 0) {
+            while (!isComplete() && System.nanoTime() - deadline < 0) {
                 Thread.onSpinWait();
             }
             synchronized (CallRecords.this) {
