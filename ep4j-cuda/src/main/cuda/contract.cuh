@@ -40,6 +40,7 @@ namespace ep4j {
   C(kCombineThreads, 1024)                                                                        \
   C(kCopyThreads, 512)                                                                            \
   C(kLlThreads, 512)                                                                              \
+  C(kLlTracePoints, 16)        /* globaltimer stamps per block of a traced low-latency launch */  \
   C(kBulkDispatchMaxWarps, 16)                                                                    \
   C(kBulkDispatchMaxStages, 8)
 
@@ -283,7 +284,8 @@ struct CallRecord;
   F(int, x_row_bytes)                /* packed x row: H (fp8) or 2H */                          \
   F(int, scale_bytes)                /* per row, 0 for bf16 */                                  \
   F(int, send_blocks)                /* blocks of every rank's send half: the same everywhere */ \
-  F(int, pad)
+  F(int, pad)                                                                                   \
+  F(unsigned long long*, trace)      /* [blocks][kLlTracePoints] stamps, or null (LlTrace.java) */
 
 #define EP4J_STRUCTS(S)                     \
   S(CallRecord, EP4J_CALL_RECORD)           \

@@ -86,9 +86,9 @@ __device__ __forceinline__ void op_error(const Op& op, int code, int peer, long 
   }
 }
 
-// Last of all in the op: its outputs are in place, the host may look.
+// Last of all in the op: its outputs are in place, the host may look. The release orders this
+// thread's earlier writes, and those it saw from other blocks, before the stamp.
 __device__ __forceinline__ void op_complete(const Op& op) {
-  __threadfence_system();
   store_release_sys(&op.record->stamp, op.index + 1);
 }
 
@@ -143,15 +143,27 @@ __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long lo
 }
 
 // Threads [0, R) of the block wait for word [j] of `line` (this rank's control block) to reach
-// n; block-uniform result: whether every peer's call n arrived unpoisoned.
-__device__ __forceinline__ bool block_wait_all(const Op& op, const unsigned long long* line, unsigned long long n,
-                                               int ranks, int wait, long long timeout_ns, bool data = true) {
+// n, while warps 1.. run `work` (a bool(): false when the thread found the op cannot go on), so
+// the wait's latency hides behind other loads; block-uniform result: whether every peer's call n
+// arrived unpoisoned and every thread's work succeeded.
+template <typename Work>
+__device__ __forceinline__ bool block_wait_all_while(const Op& op, const unsigned long long* line, unsigned long long n,
+                                                     int ranks, int wait, long long timeout_ns, bool data, Work work) {
   __shared__ int ok;
   if (threadIdx.x == 0) ok = 1;
   __syncthreads();
-  if (threadIdx.x < ranks && !wait_signal(op, line + threadIdx.x, n, threadIdx.x, wait, timeout_ns, data)) ok = 0;
+  if (threadIdx.x < 32) {
+    if (threadIdx.x < ranks && !wait_signal(op, line + threadIdx.x, n, threadIdx.x, wait, timeout_ns, data)) ok = 0;
+  } else if (!work()) {
+    ok = 0;
+  }
   __syncthreads();
   return ok != 0;
+}
+
+__device__ __forceinline__ bool block_wait_all(const Op& op, const unsigned long long* line, unsigned long long n,
+                                               int ranks, int wait, long long timeout_ns, bool data = true) {
+  return block_wait_all_while(op, line, n, ranks, wait, timeout_ns, data, [] { return true; });
 }
 
 // Whether the op failed, by one read per block.
@@ -162,17 +174,19 @@ __device__ __forceinline__ bool block_sees_failure(const Op& op) {
   return failed != 0;
 }
 
-// Counts blocks that finished; true in exactly one block (the last), after a system fence so
-// every block's writes are visible before it signals peers. The counter is back at 0 after.
-__device__ __forceinline__ bool last_block_done(unsigned int* counter) {
+// Counts blocks that finished; true in exactly one block (the last), after a fence so every
+// block's writes are visible before it signals peers. The counter is back at 0 after. `system`:
+// the blocks wrote to peers (their rows must reach the peer before the signal does), so the fence
+// is system-wide; a half that only read peer data and wrote local memory fences at GPU scope.
+__device__ __forceinline__ bool last_block_done(unsigned int* counter, bool system = true) {
   __shared__ int is_last;
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence_system();
+    if (system) __threadfence_system(); else __threadfence();
     const unsigned int ticket = atomicAdd(counter, 1u);
     is_last = (ticket == gridDim.x - 1);
     if (is_last) {
-      __threadfence_system();
+      if (system) __threadfence_system(); else __threadfence();
       *counter = 0;
     }
   }

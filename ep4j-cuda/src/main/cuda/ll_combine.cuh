@@ -9,32 +9,40 @@ namespace ep4j {
 
 __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op, unsigned long long n, LlShared& sm) {
   const int R = p.ranks, L = p.local_experts, N = p.max_tokens;
-  // This rank's topk must be the one its dispatch used (the rows came back for those experts).
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)p.num_tokens * p.topk;
-       i += (long long)gridDim.x * blockDim.x) {
-    const long long t = i / p.topk, k = i % p.topk;
-    const long long e = ll_topk(p, i);
-    const int stored = p.dtopk[t * p.max_topk + k];
-    if (e < -1 || e >= p.experts)
-      op_error(op, kExpertOutOfRange, p.rank, e, p.experts, i);
-    else if (e != (long long)stored)
-      op_error(op, kLlTopkMismatch, p.rank, e, stored, i);
-  }
-  __syncthreads();
-  // Every home rank must be done with our previous combine on this slot.
-  const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_combine_free, p.slot), n - 1, R, kWaitLlCombineFree,
-                                 p.timeout_ns, false) && !block_sees_failure(op);
+  // Every home rank must be done with our previous combine on this slot; meanwhile warps 1.. check
+  // that this rank's topk is the one its dispatch used (the rows came back for those experts).
+  // A block that found a mismatch, or sees one found before, sends nothing.
+  const int checkers = blockDim.x - 32;
+  auto check = [&] {
+    bool good = true;
+    for (long long i = (long long)blockIdx.x * checkers + threadIdx.x - 32; i < (long long)p.num_tokens * p.topk;
+         i += (long long)gridDim.x * checkers) {
+      const long long t = i / p.topk, k = i % p.topk;
+      const long long e = ll_topk(p, i);
+      const int stored = p.dtopk[t * p.max_topk + k];
+      if (e < -1 || e >= p.experts) {
+        op_error(op, kExpertOutOfRange, p.rank, e, p.experts, i);
+        good = false;
+      } else if (e != (long long)stored) {
+        op_error(op, kLlTopkMismatch, p.rank, e, stored, i);
+        good = false;
+      }
+    }
+    return good && !(threadIdx.x == 32 && op_failed(op));
+  };
+  const bool ok = block_wait_all_while(op, ll_line(op.ctrl->ll_combine_free, p.slot), n - 1, R, kWaitLlCombineFree,
+                                       p.timeout_ns, false, check);
+  ll_trace(p, kLlFreeSeen);
   if (ok) {
     ll_block_scan(L, sm.off, [&](int le) { return p.recv_count[le]; });
     const int capacity = R * N;
     const int lane = threadIdx.x & 31;
     const int row_bytes = p.hidden * 2;
-    const int part_bytes = kLlPartChannels * 2;
-    const int parts = (row_bytes + part_bytes - 1) / part_bytes;
-    const long long units = (long long)sm.off[L] * parts;
+    const int chunks = (row_bytes + kLlChunkBytes - 1) / kLlChunkBytes;
+    const long long units = (long long)sm.off[L] * chunks;
     for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
          u += (long long)gridDim.x * kLlWarps) {
-      const int q = (int)(u / parts), part = (int)(u % parts);
+      const int q = (int)(u / chunks), chunk = (int)(u % chunks);
       const int le = ll_find(sm.off, L, q);
       const int row = q - sm.off[le];
       int j = 0;
@@ -43,13 +51,14 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
       const int t = p.source_token[in_row], k = p.first_k[in_row];
       const uint8_t* src = p.y + in_row * row_bytes;
       uint8_t* dst = p.heap[j] + p.o_creg + ((long long)t * p.max_topk + k) * p.row_stride;
-      const int b0 = part * part_bytes;
-      const int n16 = min(row_bytes - b0, part_bytes) >> 4;
-      for (int i = lane; i < n16; i += 32)
-        store_stream(reinterpret_cast<int4*>(dst + b0) + i, load_stream(reinterpret_cast<const int4*>(src + b0) + i));
+      const int b0 = chunk * kLlChunkBytes;
+      ll_copy_chunk(dst + b0, src + b0, min(row_bytes - b0, kLlChunkBytes) >> 4, lane,
+                    [](const int4* a) { return load_stream(a); });
     }
   }
+  ll_trace(p, kLlRowsSent);
   if (!last_block_done(&op.ctrl->block_counter[2])) return;
+  ll_trace(p, kLlAllSent);
   if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_combine_data, p.slot), p.rank, signal_value(op, n));
   if (threadIdx.x == 0) {
     op.ctrl->ll_combine_sent[p.slot] = n;
@@ -63,32 +72,60 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
 __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& op, unsigned long long n) {
   const int R = p.ranks, K = p.topk, H = p.hidden, T = p.num_tokens;
   const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_combine_data, p.slot), n, R, kWaitLlCombineData, p.timeout_ns);
+  ll_trace(p, kLlDataSeen);
   if (ok) {
     const int lane = threadIdx.x & 31;
     constexpr int kPart = 256;  // channels per warp unit: 8 per lane
+    constexpr int kBatch = 8;   // expert rows loaded before the first is summed
     const int parts = (H + kPart - 1) / kPart;
     const long long units = (long long)T * parts;
     for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
          u += (long long)gridDim.x * kLlWarps) {
       const int t = (int)(u / parts), part = (int)(u % parts);
       const int c = part * kPart + lane * 8;
+      const uint8_t* creg = p.heap[p.rank] + p.o_creg + (long long)t * p.max_topk * p.row_stride + c * 2;
       float acc[8];
 #pragma unroll
       for (int i = 0; i < 8; i++) acc[i] = 0.0f;
-      for (int k = 0; k < K; k++) {
-        const long long e = ll_topk(p, (long long)t * K + k);
-        if (e < 0 || e >= p.experts) continue;  // -1, or flagged by the send kernel
+      for (int k0 = 0; k0 < K; k0 += 32) {
+        // Lane i describes slot k0 + i: whether it names an expert (-1, or flagged by the send
+        // kernel, does not), its weight, and kf, the first slot naming the same expert (whose
+        // creg row holds the expert's output).
+        const int k = k0 + lane;
+        const long long e = k < K ? ll_topk(p, (long long)t * K + k) : -1;
+        const bool named = e >= 0 && e < p.experts;
+        const float w = named ? p.weights[(long long)t * K + k] : 0.0f;
         int kf = 0;
-        while (ll_topk(p, (long long)t * K + kf) != e) kf++;
-        const float w = p.weights[(long long)t * K + k];
-        if (c < H) {
-          const int4 v = load_volatile_peer(reinterpret_cast<const int4*>(
-              p.heap[p.rank] + p.o_creg + ((long long)t * p.max_topk + kf) * p.row_stride + c * 2));
-          const unsigned int ws[4] = {(unsigned)v.x, (unsigned)v.y, (unsigned)v.z, (unsigned)v.w};
+        if (K <= 32) {
+          const unsigned int same = __match_any_sync(0xffffffffu, named ? e : -2 - (long long)lane);
+          kf = __ffs(same) - 1;
+        } else if (named) {
+          while (ll_topk(p, (long long)t * K + kf) != e) kf++;
+        }
+        const unsigned int valid = __ballot_sync(0xffffffffu, named);
+        const int n = min(32, K - k0);
+        for (int i0 = 0; i0 < n; i0 += kBatch) {
+          int4 v[kBatch];
 #pragma unroll
-          for (int i = 0; i < 4; i++) {
-            acc[2 * i] = __fmaf_rn(w, ll_bf16_lo(ws[i]), acc[2 * i]);
-            acc[2 * i + 1] = __fmaf_rn(w, ll_bf16_hi(ws[i]), acc[2 * i + 1]);
+          for (int b = 0; b < kBatch; b++) {
+            const int i = i0 + b;
+            const int row = __shfl_sync(0xffffffffu, kf, i & 31);
+            if (i < n && (valid >> i & 1) && c < H)
+              v[b] = load_volatile_peer(reinterpret_cast<const int4*>(creg + (long long)row * p.row_stride));
+          }
+          // Summed in slot order: the same fma chain as the CPU backend.
+#pragma unroll
+          for (int b = 0; b < kBatch; b++) {
+            const int i = i0 + b;
+            const float wi = __shfl_sync(0xffffffffu, w, i & 31);
+            if (i < n && (valid >> i & 1) && c < H) {
+              const unsigned int ws[4] = {(unsigned)v[b].x, (unsigned)v[b].y, (unsigned)v[b].z, (unsigned)v[b].w};
+#pragma unroll
+              for (int h = 0; h < 4; h++) {
+                acc[2 * h] = __fmaf_rn(wi, ll_bf16_lo(ws[h]), acc[2 * h]);
+                acc[2 * h + 1] = __fmaf_rn(wi, ll_bf16_hi(ws[h]), acc[2 * h + 1]);
+              }
+            }
           }
         }
       }
@@ -101,14 +138,19 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
       }
     }
   }
-  if (!last_block_done(&op.ctrl->block_counter[0])) return;
-  if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_combine_free, p.slot), p.rank, signal_value(op, n));
-  __syncthreads();
+  ll_trace(p, kLlRowsDone);
+  if (!last_block_done(&op.ctrl->block_counter[0], false)) return;
+  ll_trace(p, kLlAllDone);
+  // Warp 1 frees the slot for the senders while thread 0 ends the op: the host needs the outputs
+  // (fenced above), not the signals, so neither waits for the other.
+  const int peer = (int)threadIdx.x - 32;
+  if (peer >= 0 && peer < R) signal_peer(ll_line(control_of(p, peer)->ll_combine_free, p.slot), p.rank, signal_value(op, n));
   if (threadIdx.x == 0) {
     op.ctrl->ll_combine_received[p.slot] = n;
     if (p.phase == kLlSendAndReceive) op.ctrl->ops = op.index + 1;
     op_complete(op);
   }
+  ll_trace(p, kLlEnd);
 }
 
 }  // namespace ep4j
@@ -116,6 +158,7 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_combine(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
   __shared__ LlShared sm;
+  ll_trace(p, kLlEntry);
   Control* ctrl = my_control(p);
   const unsigned long long sent = load_volatile_u64(&ctrl->ll_combine_sent[p.slot]);
   const unsigned long long received = load_volatile_u64(&ctrl->ll_combine_received[p.slot]);

@@ -26,16 +26,40 @@ namespace ep4j {
 constexpr int kLlWarps = kLlThreads / 32;
 constexpr int kLlTokenMask = (1 << kLlTokenBits) - 1;
 constexpr int kLlPartChannels = 512;  // one warp unit: 512 channels = 4 fp8 blocks = one UE8M0 int
+// One warp unit of a row copy: 4 KiB, eight 16-byte loads per lane issued before the first store,
+// so a warp waits for memory once per unit instead of once per 512 bytes.
+constexpr int kLlChunkBytes = 4096;
+constexpr int kLlChunkLoads = kLlChunkBytes / (32 * 16);
 
-// Shared memory of a low-latency launch: the send half's histograms, or the receive half's
-// prefix sums (a launch that runs both uses them one after the other).
+// Top-k slots the dispatch's send half stages in shared memory (beyond that it reads them from
+// global memory).
+constexpr int kLlStagedTopk = 8192;
+
+// Shared memory of a low-latency launch: the dispatch send half's staged top-k, or a receive
+// half's prefix sums (a launch that runs both uses them one after the other).
 union LlShared {
-  struct {
-    int cnt[kLlMaxExperts];
-    unsigned int mask[kLlMaxExperts];
-  } send;
+  int topk[kLlStagedTopk];
   int off[kLlMaxExperts + 1];
 };
+
+// Where a traced launch (LlParams::trace, LlTrace.java) stamps %globaltimer, by thread 0 of every
+// block; points a block does not reach stay 0. Only the last block reaches kLlAllSent and later.
+enum LlTracePoint : int {
+  kLlEntry = 0,
+  kLlFreeSeen = 1,      // send: the receivers released our previous call on this slot
+  kLlListed = 2,        // dispatch send: lists and counts written (thread 0's experts)
+  kLlRowsSent = 3,      // send: this block's rows written
+  kLlAllSent = 4,       // send: every block's rows written and fenced (last block)
+  kLlDataSeen = 5,      // receive: every source signalled its rows
+  kLlScanned = 6,       // receive: prefix sums done
+  kLlRowsDone = 7,      // receive: this block's rows packed (dispatch) or summed (combine)
+  kLlAllDone = 8,       // receive: every block done (last block)
+  kLlEnd = 9,           // the op's stamp written (last block)
+};
+
+__device__ __forceinline__ void ll_trace(const LlParams& p, LlTracePoint at) {
+  if (p.trace != nullptr && threadIdx.x == 0) p.trace[blockIdx.x * kLlTracePoints + at] = global_timer_ns();
+}
 
 // Word [0] of slot s's line of a per-slot signal array.
 __device__ __forceinline__ unsigned long long* ll_line(unsigned long long* lines, int slot) {
@@ -94,6 +118,22 @@ __device__ __forceinline__ int ll_find(const int* s_off, int n, int v) {
     if (s_off[mid] <= v) lo = mid; else hi = mid - 1;
   }
   return lo;
+}
+
+// One warp copies n16 (<= kLlChunkBytes / 16) 16-byte pieces from src to dst: every load is in
+// flight before the first store. Load is load_stream (inputs no kernel writes) or
+// load_volatile_peer (rows a peer delivered in this call).
+template <typename Load>
+__device__ __forceinline__ void ll_copy_chunk(uint8_t* dst, const uint8_t* src, int n16, int lane, Load load) {
+  const int4* s = reinterpret_cast<const int4*>(src);
+  int4* d = reinterpret_cast<int4*>(dst);
+  int4 v[kLlChunkLoads];
+#pragma unroll
+  for (int u = 0; u < kLlChunkLoads; u++)
+    if (lane + 32 * u < n16) v[u] = load(s + lane + 32 * u);
+#pragma unroll
+  for (int u = 0; u < kLlChunkLoads; u++)
+    if (lane + 32 * u < n16) store_stream(d + lane + 32 * u, v[u]);
 }
 
 // ------------------------------------------------------------------------------ FP8 (DESIGN 2.6)

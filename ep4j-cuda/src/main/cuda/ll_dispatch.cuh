@@ -7,70 +7,83 @@
 
 namespace ep4j {
 
-// Phase A (every block, redundantly): per chunk of 32 tokens, a bit mask of the chunk's tokens
-// per expert (duplicates in one token's topk fold into one bit); a token's position among this
-// rank's tokens of expert e is the running count plus the bits below it. The block that owns
-// the token (t % gridDim) writes its list entry into the expert's rank; block 0 writes counts.
-// Phase B: warps take (token, 512-channel part) units and write the row, quantized on the fly,
-// once into every destination rank that holds one of its experts.
+// Every block first stages the top-k of this rank's tokens in shared memory (when it fits,
+// kLlStagedTopk slots; else the phases read global memory), and while at it stores its share of
+// them into dtopk (combine checks against it) and flags experts out of range; warp 0 meanwhile
+// waits until the receivers freed this slot.
+// Phase A: block b's first warps list experts b, b + G, b + 2G, ... (G blocks). Lane i looks at
+// token c0 + i of each 32-token chunk: the first top-k slot naming the expert, if any (duplicates
+// in one token's top-k fold into one entry). A ballot orders the chunk's tokens, so the list is
+// ascending and its positions need no atomics; the warp writes entries and the count into the
+// expert's rank.
+// Phase B: warps take (token, 512-channel part) units, the warps without experts first, and write
+// the row, quantized on the fly, once into every destination rank that holds one of its experts.
 __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op, unsigned long long n, LlShared& sm) {
   const int R = p.ranks, L = p.local_experts, E = p.experts, N = p.max_tokens, K = p.topk, T = p.num_tokens;
-  // Every receiver must be done with our previous call on this slot before we overwrite it.
-  const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_dispatch_free, p.slot), n - 1, R, kWaitLlDispatchFree,
-                                 p.timeout_ns, false);
-  if (ok) {
-    for (int e = threadIdx.x; e < E; e += blockDim.x) sm.send.cnt[e] = 0;
-    for (int c0 = 0; c0 < T; c0 += 32) {
-      for (int e = threadIdx.x; e < E; e += blockDim.x) sm.send.mask[e] = 0u;
-      __syncthreads();
-      const int chunk = min(32, T - c0);
-      for (int i = threadIdx.x; i < chunk * K; i += blockDim.x) {
-        const long long e = ll_topk(p, (long long)c0 * K + i);
-        if (e >= 0 && e < E) atomicOr(&sm.send.mask[e], 1u << (i / K));
-      }
-      __syncthreads();
-      for (int i = threadIdx.x; i < chunk * K; i += blockDim.x) {
-        const int t = c0 + i / K, k = i % K;
-        if (t % gridDim.x != (int)blockIdx.x) continue;
-        const long long e = ll_topk(p, (long long)t * K + k);
-        p.dtopk[(long long)t * p.max_topk + k] = (int)max(min(e, 2147483647LL), -2147483647LL);
-        if (e < -1 || e >= E) {
-          op_error(op, kExpertOutOfRange, p.rank, e, E, (long long)t * K + k);
-          continue;
+  const long long slots = (long long)T * K;
+  const bool staged = slots <= kLlStagedTopk;
+  const int stagers = blockDim.x - 32;
+  auto stage = [&] {
+    if (staged) {
+      for (long long i = threadIdx.x - 32; i < slots; i += stagers) {
+        const long long e = ll_topk(p, i);
+        const int clamped = (int)max(min(e, 2147483647LL), -2147483647LL);
+        sm.topk[i] = clamped;
+        if ((i / stagers) % gridDim.x == blockIdx.x) {  // this block's share
+          p.dtopk[(i / K) * p.max_topk + i % K] = clamped;
+          if (e < -1 || e >= E) op_error(op, kExpertOutOfRange, p.rank, e, E, i);
         }
-        if (e < 0) continue;
-        bool first = true;
-        for (int k2 = 0; k2 < k; k2++) first &= ll_topk(p, (long long)t * K + k2) != e;
-        if (!first) continue;
-        const int pos = sm.send.cnt[e] + __popc(sm.send.mask[e] & ((1u << (t - c0)) - 1u));
-        const int dst = (int)(e / L), le = (int)(e % L);
-        int* list = reinterpret_cast<int*>(p.heap[dst] + p.o_list);
-        list[((long long)le * R + p.rank) * N + pos] = (k << kLlTokenBits) | t;
       }
-      __syncthreads();
-      for (int e = threadIdx.x; e < E; e += blockDim.x) sm.send.cnt[e] += __popc(sm.send.mask[e]);
-    }
-    __syncthreads();
-    if (blockIdx.x == 0) {
-      for (int e = threadIdx.x; e < E; e += blockDim.x) {
-        int* cnt = reinterpret_cast<int*>(p.heap[e / L] + p.o_cnt);
-        cnt[(e % L) * R + p.rank] = sm.send.cnt[e];
+    } else {
+      for (long long i = (long long)blockIdx.x * stagers + threadIdx.x - 32; i < slots;
+           i += (long long)gridDim.x * stagers) {
+        const long long e = ll_topk(p, i);
+        p.dtopk[(i / K) * p.max_topk + i % K] = (int)max(min(e, 2147483647LL), -2147483647LL);
+        if (e < -1 || e >= E) op_error(op, kExpertOutOfRange, p.rank, e, E, i);
       }
     }
+    return true;
+  };
+  // Every receiver must be done with our previous call on this slot before we overwrite it.
+  const bool ok = block_wait_all_while(op, ll_line(op.ctrl->ll_dispatch_free, p.slot), n - 1, R, kWaitLlDispatchFree,
+                                       p.timeout_ns, false, stage);
+  auto expert_at = [&](long long i) -> long long { return staged ? (long long)sm.topk[i] : ll_topk(p, i); };
+  ll_trace(p, kLlFreeSeen);
+  if (ok) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int e = blockIdx.x + gridDim.x * warp; e < E; e += gridDim.x * kLlWarps) {
+      const int dst = e / L, le = e % L;
+      int* list = reinterpret_cast<int*>(p.heap[dst] + p.o_list) + ((long long)le * R + p.rank) * N;
+      int count = 0;
+      for (int c0 = 0; c0 < T; c0 += 32) {
+        const int t = c0 + lane;
+        int first = -1;
+        if (t < T) {
+#pragma unroll 8
+          for (int k = K - 1; k >= 0; k--)
+            if (expert_at((long long)t * K + k) == e) first = k;
+        }
+        const unsigned int named = __ballot_sync(0xffffffffu, first >= 0);
+        if (first >= 0) list[count + __popc(named & ((1u << lane) - 1u))] = (first << kLlTokenBits) | t;
+        count += __popc(named);
+      }
+      if (lane == 0) reinterpret_cast<int*>(p.heap[dst] + p.o_cnt)[le * R + p.rank] = count;
+    }
+    ll_trace(p, kLlListed);
 
     // Phase B: the rows.
-    const int lane = threadIdx.x & 31;
     const int H = p.hidden;
     const int parts = (H + kLlPartChannels - 1) / kLlPartChannels;
     const long long units = (long long)T * parts;
     const bool fp8 = p.mode != kLlBf16;
-    for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
-         u += (long long)gridDim.x * kLlWarps) {
+    const int expert_warps = (E + gridDim.x - 1) / gridDim.x;  // per block, in phase A
+    const int worker = ((warp - expert_warps % kLlWarps + kLlWarps) % kLlWarps) * gridDim.x + blockIdx.x;
+    for (long long u = worker; u < units; u += (long long)gridDim.x * kLlWarps) {
       const int t = (int)(u / parts), part = (int)(u % parts);
       // Destination ranks of token t.
       unsigned int dests = 0;
       for (int k = lane; k < K; k += 32) {
-        const long long e = ll_topk(p, (long long)t * K + k);
+        const long long e = expert_at((long long)t * K + k);
         if (e >= 0 && e < E) dests |= 1u << (int)(e / L);
       }
       dests = __reduce_or_sync(0xffffffffu, dests);
@@ -148,8 +161,10 @@ __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op
       }
     }
   }
+  ll_trace(p, kLlRowsSent);
   // The last block tells every destination that our rows are in place.
   if (!last_block_done(&op.ctrl->block_counter[2])) return;
+  ll_trace(p, kLlAllSent);
   if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_dispatch_data, p.slot), p.rank, signal_value(op, n));
   if (threadIdx.x == 0) {
     op.ctrl->ll_dispatch_sent[p.slot] = n;
@@ -163,11 +178,13 @@ __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op
 __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op& op, unsigned long long n, LlShared& sm) {
   const int R = p.ranks, L = p.local_experts, N = p.max_tokens;
   const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_dispatch_data, p.slot), n, R, kWaitLlDispatchData, p.timeout_ns);
+  ll_trace(p, kLlDataSeen);
   if (ok) {
     const volatile int* cnt = reinterpret_cast<const volatile int*>(p.heap[p.rank] + p.o_cnt);
     const int* list = reinterpret_cast<const int*>(p.heap[p.rank] + p.o_list);
     const int M = L * R;
     ll_block_scan(M, sm.off, [&](int i) { return (int)cnt[i]; });
+    ll_trace(p, kLlScanned);
     const int capacity = R * N;
     if (blockIdx.x == 0) {
       for (int i = threadIdx.x; i < M; i += blockDim.x) {
@@ -184,12 +201,11 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
       if (row >= sm.off[(le + 1) * R] - sm.off[le * R]) p.source_token[i] = -1;
     }
     const int lane = threadIdx.x & 31;
-    const int part_bytes = p.mode == kLlBf16 ? kLlPartChannels * 2 : kLlPartChannels;
-    const int parts = (p.x_row_bytes + part_bytes - 1) / part_bytes;
-    const long long units = (long long)sm.off[M] * parts;
+    const int chunks = (p.x_row_bytes + kLlChunkBytes - 1) / kLlChunkBytes;
+    const long long units = (long long)sm.off[M] * chunks;
     for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
          u += (long long)gridDim.x * kLlWarps) {
-      const int q = (int)(u / parts), part = (int)(u % parts);
+      const int q = (int)(u / chunks), chunk = (int)(u % chunks);
       const int pair = ll_find(sm.off, M, q);
       const int le = pair / R, j = pair % R, pos = q - sm.off[pair];
       const int row = q - sm.off[le * R];
@@ -198,11 +214,10 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
       const uint8_t* src = p.heap[p.rank] + p.o_data + ((long long)j * N + t) * p.row_stride;
       const long long out_row = (long long)le * capacity + row;
       uint8_t* dst = p.recv_x + out_row * p.x_row_bytes;
-      const int b0 = part * part_bytes;
-      const int n16 = min(p.x_row_bytes - b0, part_bytes) >> 4;
-      for (int i = lane; i < n16; i += 32)
-        store_stream(reinterpret_cast<int4*>(dst + b0) + i, load_volatile_peer(reinterpret_cast<const int4*>(src + b0) + i));
-      if (part == 0) {
+      const int b0 = chunk * kLlChunkBytes;
+      ll_copy_chunk(dst + b0, src + b0, min(p.x_row_bytes - b0, kLlChunkBytes) >> 4, lane,
+                    [](const int4* a) { return load_volatile_peer(a); });
+      if (chunk == 0) {
         for (int i = lane; i < (p.scale_bytes >> 2); i += 32)
           reinterpret_cast<int*>(p.recv_scales + out_row * p.scale_bytes)[i] =
               *reinterpret_cast<const volatile int*>(src + p.hidden + 4 * i);
@@ -213,16 +228,21 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
       }
     }
   }
+  ll_trace(p, kLlRowsDone);
   // Every block is done reading this slot: tell the senders they may reuse it (also after a
   // failure, poisoned, so that they do not wait on us in vain), then end the op.
-  if (!last_block_done(&op.ctrl->block_counter[0])) return;
-  if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_dispatch_free, p.slot), p.rank, signal_value(op, n));
-  __syncthreads();
+  if (!last_block_done(&op.ctrl->block_counter[0], false)) return;
+  ll_trace(p, kLlAllDone);
+  // Warp 1 frees the slot for the senders while thread 0 ends the op: the host needs the outputs
+  // (fenced above), not the signals, so neither waits for the other.
+  const int peer = (int)threadIdx.x - 32;
+  if (peer >= 0 && peer < R) signal_peer(ll_line(control_of(p, peer)->ll_dispatch_free, p.slot), p.rank, signal_value(op, n));
   if (threadIdx.x == 0) {
     op.ctrl->ll_dispatch_received[p.slot] = n;
     if (p.phase == kLlSendAndReceive) op.ctrl->ops = op.index + 1;
     op_complete(op);
   }
+  ll_trace(p, kLlEnd);
 }
 
 }  // namespace ep4j
@@ -230,6 +250,7 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_dispatch(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
   __shared__ LlShared sm;
+  ll_trace(p, kLlEntry);
   Control* ctrl = my_control(p);
   // Every number this launch needs is read before any block can advance it.
   const unsigned long long sent = load_volatile_u64(&ctrl->ll_dispatch_sent[p.slot]);

@@ -29,6 +29,12 @@ public interface KernelTiming {
     void enable();
 
     /**
+     * Stops recording, from the next call on, so that calls cost no event records again (spans
+     * still work). {@link #lastCallMicros()} is NaN until timing is enabled again and a call ran.
+     */
+    void disable();
+
+    /**
      * Whether {@link #enable()} was called.
      *
      * @return true when recording

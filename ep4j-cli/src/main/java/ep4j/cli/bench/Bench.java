@@ -84,11 +84,6 @@ public final class Bench {
     public record Outcome(List<BenchResult> table, List<BenchResult> sweep, List<String> notes) {
     }
 
-    /** Where the backend has device kernels (GPUs), events around them give each call's device time. */
-    private void timeKernels(EpBuffers buffers) {
-        buffers.all().forEach(b -> b.kernelTiming().ifPresent(KernelTiming::enable));
-    }
-
     /** Each rank's device clock; null where there is none (the CPU backend). */
     private static IntFunction<KernelTiming> timings(EpBuffers buffers) {
         return r -> buffers.rank(r).kernelTiming().orElse(null);
@@ -144,7 +139,6 @@ public final class Bench {
         List<BenchResult> sweep = new ArrayList<>();
         for (int t : s.normalPoints()) {
             try (EpBuffers buffers = group.allocate(BufferSpec.normal(s.hidden(), t).maxTopk(s.topk()))) {
-                timeKernels(buffers);
                 List<BenchResult> rs = normalPoint(buffers, t, t == s.tokens());
                 sweep.addAll(rs);
                 if (t == s.tokens()) {
@@ -161,8 +155,7 @@ public final class Bench {
             for (var e : byCapacity.entrySet()) {
                 BufferSpec llSpec = BufferSpec.normal(s.hidden(), 1).maxTopk(s.topk()).lowLatency(e.getKey(), s.experts());
                 try (EpBuffers buffers = group.allocate(llSpec)) {
-                    timeKernels(buffers);
-                    for (int t : e.getValue()) {
+                        for (int t : e.getValue()) {
                         List<BenchResult> rs = lowLatencyPoint(buffers, t, t == s.llTokens());
                         sweep.addAll(rs);
                         if (t == s.llTokens()) {

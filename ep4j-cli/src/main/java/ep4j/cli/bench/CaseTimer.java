@@ -13,9 +13,10 @@ import java.util.function.IntFunction;
  * collective), in up to three ways, one after the other on the same rank threads:
  * <ol>
  *   <li><b>synchronous</b>: {@code warmup + iters} calls, each between the barriers of a
- *       {@link RankClock} (the wall clock of the call), with the device time of its kernels where
- *       the backend has one; with a baseline, each call is preceded by one baseline repetition
- *       moving the same bytes;</li>
+ *       {@link RankClock} (the wall clock of the call); where the backend has a device clock, the
+ *       warm-up calls also record the device time of their kernels (per-kernel events cost host
+ *       time, so the timed calls run without them, as a user's calls do); with a baseline, each
+ *       call is preceded by one baseline repetition moving the same bytes;</li>
  *   <li><b>pipelined</b>: {@code spans} spans of {@code calls} asynchronous calls in a row, with
  *       no host wait between them, device events around each span ({@link KernelTiming#startSpan}),
  *       divided by the calls ({@link PipelinedTimes});</li>
@@ -155,6 +156,12 @@ final class CaseTimer {
                 try (Rep rep = factory.open(r)) {
                     clock.sync();
                     for (int it = 0; it < reps; it++) {
+                        if (timing != null && it == 0) {
+                            timing.enable();
+                        }
+                        if (timing != null && it == warmup) {
+                            timing.disable();
+                        }
                         if (copying) {
                             baseClock.start();
                             copy.run(r);
@@ -194,7 +201,7 @@ final class CaseTimer {
                 Latency.of(receiveClock.samples(warmup)), slowestRankMedian(sendGpu, 0),
                 slowestRankMedian(receiveGpu, 0));
         BenchResult result = new BenchResult(c, ranks, tokens, hidden, clock.samples(warmup), total / ranks,
-                cross / ranks, slowestRankMedian(gpu, warmup), Double.NaN, Double.NaN, null, pipelined, hookTimes);
+                cross / ranks, slowestRankMedian(gpu, warmup / 2, warmup), Double.NaN, Double.NaN, null, pipelined, hookTimes);
         if (copy == null) {
             return result;
         }
@@ -272,7 +279,12 @@ final class CaseTimer {
      * no value (no device clock).
      */
     static double slowestRankMedian(double[][] v, int from) {
-        int n = v.length - from;
+        return slowestRankMedian(v, from, v.length);
+    }
+
+    /** The same over rows {@code [from, to)}. */
+    static double slowestRankMedian(double[][] v, int from, int to) {
+        int n = to - from;
         if (n <= 0) {
             return Double.NaN;
         }

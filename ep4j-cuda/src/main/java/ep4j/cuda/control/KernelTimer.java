@@ -36,10 +36,20 @@ public final class KernelTimer implements KernelTiming, StageTimer, AutoCloseabl
         }
         context.makeCurrent();
         for (StageTimer.Stage s : StageTimer.Stage.values()) {
+            if (events.containsKey(s)) {
+                continue; // enabled before: its events are still there
+            }
             events.put(s, new CudaEvent[] {CudaEvent.create(context, true), CudaEvent.create(context, true)});
             recorded.put(s, false);
         }
         enabled = true;
+    }
+
+    @Override
+    public synchronized void disable() {
+        enabled = false;
+        first = null;
+        last = null;
     }
 
     @Override

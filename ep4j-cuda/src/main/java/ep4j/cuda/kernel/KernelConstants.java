@@ -33,6 +33,7 @@ public final class KernelConstants {
     public static final int COMBINE_THREADS = 1024;
     public static final int COPY_THREADS = 512;
     public static final int LL_THREADS = 512;
+    public static final int LL_TRACE_POINTS = 16;
     public static final int BULK_DISPATCH_MAX_WARPS = 16;
     public static final int BULK_DISPATCH_MAX_STAGES = 8;
 
@@ -54,6 +55,7 @@ public final class KernelConstants {
             Map.entry("kCombineThreads", COMBINE_THREADS),
             Map.entry("kCopyThreads", COPY_THREADS),
             Map.entry("kLlThreads", LL_THREADS),
+            Map.entry("kLlTracePoints", LL_TRACE_POINTS),
             Map.entry("kBulkDispatchMaxWarps", BULK_DISPATCH_MAX_WARPS),
             Map.entry("kBulkDispatchMaxStages", BULK_DISPATCH_MAX_STAGES));
 

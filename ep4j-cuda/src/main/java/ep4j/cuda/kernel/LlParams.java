@@ -36,6 +36,7 @@ public final class LlParams {
     public static final CStruct.I32 SCALE_BYTES = B.i32("scale_bytes");
     public static final CStruct.I32 SEND_BLOCKS = B.i32("send_blocks");
     public static final CStruct.I32 PAD = B.i32("pad");
+    public static final CStruct.Ptr TRACE = B.ptr("trace");
     public static final CStruct STRUCT = B.build();
 
     private LlParams() {

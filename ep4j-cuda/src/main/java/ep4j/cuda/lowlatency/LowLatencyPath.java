@@ -37,6 +37,8 @@ public final class LowLatencyPath implements AutoCloseable {
     private final EpBuffer owner;
     private final HeapLayout layout;
     private final int sendBlocks;
+    /** The kernels' timeline (-Dep4j.cuda.llTrace), or null. */
+    private final LlTrace trace;
     private final Params params = new Params(LlParams.STRUCT);
     private final Generation[] slotViews = {new Generation("low-latency slot 0"), new Generation("low-latency slot 1")};
     private final Carving[] combineInput = new Carving[2];
@@ -99,6 +101,7 @@ public final class LowLatencyPath implements AutoCloseable {
         this.owner = owner;
         this.layout = rt.layout;
         this.sendBlocks = sendBlocks;
+        this.trace = LlTrace.create(rt, sendBlocks);
     }
 
     private int device() {
@@ -126,6 +129,9 @@ public final class LowLatencyPath implements AutoCloseable {
                 .set(LlParams.X, x.address())
                 .set(LlParams.TOPK_IDX, a.topkIdx().address())
                 .set(LlParams.TOPK64, a.topkIdx().dtype() == DType.INT64);
+        if (trace != null) {
+            trace.arm();
+        }
         rt.launch(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
         RecvHook hook = null;
         EpEvent event = EpEvent.completed();
@@ -134,6 +140,9 @@ public final class LowLatencyPath implements AutoCloseable {
         } else {
             event = rt.finish(st.op, a.async());
             st.received = true;
+            if (trace != null && !a.async() && !rt.capturing()) {
+                trace.record("dispatch-" + mode);
+            }
         }
 
         HeapLayout.LlLocal loc = layout.lowLatencyLocal(s);
@@ -242,10 +251,16 @@ public final class LowLatencyPath implements AutoCloseable {
         fillCombine(st, a.returnRecvHook() ? LlPhase.SEND : LlPhase.SEND_AND_RECEIVE).set(LlParams.Y, y.address());
         EpEvent event = EpEvent.completed();
         try {
+            if (trace != null) {
+                trace.arm();
+            }
             rt.launch(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
             if (!a.returnRecvHook()) {
                 event = rt.finish(st.op, a.async());
                 st.received = true;
+                if (trace != null && !a.async() && !rt.capturing()) {
+                    trace.record("combine");
+                }
             }
         } catch (RuntimeException e) {
             if (owns) {
@@ -314,7 +329,8 @@ public final class LowLatencyPath implements AutoCloseable {
                 .set(LlParams.ROW_STRIDE, 2 * hidden)
                 .set(LlParams.X_ROW_BYTES, mode == LlMode.BF16 ? 2 * hidden : hidden)
                 .set(LlParams.SCALE_BYTES, mode.scaleBytes(hidden))
-                .set(LlParams.SEND_BLOCKS, sendBlocks);
+                .set(LlParams.SEND_BLOCKS, sendBlocks)
+                .set(LlParams.TRACE, trace == null ? 0 : trace.pointer());
     }
 
     @Override
@@ -325,5 +341,8 @@ public final class LowLatencyPath implements AutoCloseable {
             }
         }
         params.close();
+        if (trace != null) {
+            trace.close();
+        }
     }
 }
