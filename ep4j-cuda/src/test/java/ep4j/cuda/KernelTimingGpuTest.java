@@ -49,7 +49,14 @@ class KernelTimingGpuTest {
                         buf.combine(CombineArgs.of(d.x(), d.handle())).close();
                         double combine = timing.lastMicros(Stage.COMBINE);
                         assertEquals(combine, timing.lastCallMicros(), 1e-9);
-                        return new double[] {layoutUs, notify, copy, call, combine};
+                        timing.disable();
+                        assertFalse(timing.isEnabled());
+                        buf.combine(CombineArgs.of(d.x(), d.handle())).close();
+                        assertTrue(Double.isNaN(timing.lastCallMicros()), "nothing is timed after disable()");
+                        timing.enable();
+                        buf.combine(CombineArgs.of(d.x(), d.handle())).close();
+                        double again = timing.lastCallMicros();
+                        return new double[] {layoutUs, notify, copy, call, combine, again};
                     }
                 }
             });
