@@ -1,4 +1,4 @@
-// Shared pieces of the ep4j kernels: clocks, ordered loads and stores, streaming 16-byte copies.
+// Shared pieces of the ep4j kernels: clocks, ordered loads and stores, streaming 16-byte loads and stores.
 // The control plane (ops, records, signals, waits) is control.cuh.
 #pragma once
 #include <cstdint>
@@ -48,24 +48,6 @@ __device__ __forceinline__ void store_stream(int4* p, const int4& v) {
   asm volatile("st.global.L1::no_allocate.v4.s32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z),
                "r"(v.w)
                : "memory");
-}
-
-// One warp copies `bytes` (a multiple of 16) from src to dst with eight 16-byte loads in flight
-// per lane (4 KiB per warp), enough to cover HBM latency with a few warps per SM.
-__device__ __forceinline__ void warp_copy_row(uint8_t* dst, const uint8_t* src, int bytes, int lane) {
-  constexpr int kUnroll = 8;
-  const int4* s = reinterpret_cast<const int4*>(src);
-  int4* d = reinterpret_cast<int4*>(dst);
-  const int n = bytes >> 4;
-  for (int base = lane; base < n; base += 32 * kUnroll) {
-    int4 v[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; u++)
-      if (base + 32 * u < n) v[u] = load_stream(s + base + 32 * u);
-#pragma unroll
-    for (int u = 0; u < kUnroll; u++)
-      if (base + 32 * u < n) store_stream(d + base + 32 * u, v[u]);
-  }
 }
 
 }  // namespace ep4j
