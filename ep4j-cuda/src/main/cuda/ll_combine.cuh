@@ -56,17 +56,7 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
                     [](const int4* a) { return load_stream(a); });
     }
   }
-  ll_trace(p, kLlRowsSent);
-  if (!last_block_done(&op.ctrl->block_counter[2])) return;
-  ll_trace(p, kLlAllSent);
-  if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_combine_data, p.slot), p.rank, signal_value(op, n));
-  if (threadIdx.x == 0) {
-    op.ctrl->ll_combine_sent[p.slot] = n;
-    if (p.phase == kLlSend) {
-      op.ctrl->ll_combine_op[p.slot] = op.index;
-      op.ctrl->ops = op.index + 1;
-    }
-  }
+  ll_send_end<LlCombineWords>(p, op, n);
 }
 
 __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& op, unsigned long long n) {
@@ -138,19 +128,7 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
       }
     }
   }
-  ll_trace(p, kLlRowsDone);
-  if (!last_block_done(&op.ctrl->block_counter[0], false)) return;
-  ll_trace(p, kLlAllDone);
-  // Warp 1 frees the slot for the senders while thread 0 ends the op: the host needs the outputs
-  // (fenced above), not the signals, so neither waits for the other.
-  const int peer = (int)threadIdx.x - 32;
-  if (peer >= 0 && peer < R) signal_peer(ll_line(control_of(p, peer)->ll_combine_free, p.slot), p.rank, signal_value(op, n));
-  if (threadIdx.x == 0) {
-    op.ctrl->ll_combine_received[p.slot] = n;
-    if (p.phase == kLlSendAndReceive) op.ctrl->ops = op.index + 1;
-    op_complete(op);
-  }
-  ll_trace(p, kLlEnd);
+  ll_receive_end<LlCombineWords>(p, op, n);
 }
 
 }  // namespace ep4j
@@ -158,13 +136,6 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_combine(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
   __shared__ LlShared sm;
-  ll_trace(p, kLlEntry);
-  Control* ctrl = my_control(p);
-  const unsigned long long sent = load_volatile_u64(&ctrl->ll_combine_sent[p.slot]);
-  const unsigned long long received = load_volatile_u64(&ctrl->ll_combine_received[p.slot]);
-  const Op op = p.phase == kLlReceive ? op_at(p, load_volatile_u64(&ctrl->ll_combine_op[p.slot]), kOpLlCombine)
-                                      : op_begin(p, kOpLlCombine);
-  if (p.phase != kLlReceive) ll_combine_send(p, op, sent + 1, sm);
-  __syncthreads();
-  if (p.phase != kLlSend) ll_combine_receive(p, op, received + 1);
+  ll_launch<LlCombineWords>(p, [&](const Op& op, unsigned long long n) { ll_combine_send(p, op, n, sm); },
+                            [&](const Op& op, unsigned long long n) { ll_combine_receive(p, op, n); });
 }

@@ -136,6 +136,82 @@ __device__ __forceinline__ void ll_copy_chunk(uint8_t* dst, const uint8_t* src, 
     if (lane + 32 * u < n16) store_stream(d + lane + 32 * u, v[u]);
 }
 
+// ------------------------------------------------------------------------------ a call's frame
+
+// The control words of one kind of low-latency call; the two calls differ in nothing else at the
+// ends of their halves (ll_send_end, ll_receive_end) and in their launch (ll_launch).
+struct LlDispatchWords {
+  static constexpr int kOperation = kOpLlDispatch;
+  static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_dispatch_data; }
+  static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_dispatch_free; }
+  static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_dispatch_sent; }
+  static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_dispatch_received; }
+  static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_dispatch_op; }
+};
+
+struct LlCombineWords {
+  static constexpr int kOperation = kOpLlCombine;
+  static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_combine_data; }
+  static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_combine_free; }
+  static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_combine_sent; }
+  static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_combine_received; }
+  static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_combine_op; }
+};
+
+// The end of a send half: once every block's rows are out (a system fence: they went to peers),
+// the last block tells every destination that call n's rows are in place and records the call.
+template <class W>
+__device__ __forceinline__ void ll_send_end(const LlParams& p, const Op& op, unsigned long long n) {
+  ll_trace(p, kLlRowsSent);
+  if (!last_block_done(&op.ctrl->block_counter[2])) return;
+  ll_trace(p, kLlAllSent);
+  if (threadIdx.x < p.ranks)
+    signal_peer(ll_line(W::data(control_of(p, threadIdx.x)), p.slot), p.rank, signal_value(op, n));
+  if (threadIdx.x == 0) {
+    W::sent(op.ctrl)[p.slot] = n;
+    if (p.phase == kLlSend) {  // the receive launch ends the op; later ops take the next numbers
+      W::op(op.ctrl)[p.slot] = op.index;
+      op.ctrl->ops = op.index + 1;
+    }
+  }
+}
+
+// The end of a receive half: every block is done reading this slot, so the last one tells the
+// senders they may reuse it (also after a failure, poisoned, so that they do not wait on us in
+// vain) and ends the op. The blocks only read peer data and wrote local memory: a GPU-scope fence.
+// Warp 1 frees the slot while thread 0 ends the op: the host needs the outputs (fenced), not the
+// signals, so neither waits for the other.
+template <class W>
+__device__ __forceinline__ void ll_receive_end(const LlParams& p, const Op& op, unsigned long long n) {
+  ll_trace(p, kLlRowsDone);
+  if (!last_block_done(&op.ctrl->block_counter[0], false)) return;
+  ll_trace(p, kLlAllDone);
+  const int peer = (int)threadIdx.x - 32;
+  if (peer >= 0 && peer < p.ranks)
+    signal_peer(ll_line(W::free(control_of(p, peer)), p.slot), p.rank, signal_value(op, n));
+  if (threadIdx.x == 0) {
+    W::received(op.ctrl)[p.slot] = n;
+    if (p.phase == kLlSendAndReceive) op.ctrl->ops = op.index + 1;
+    op_complete(op);
+  }
+  ll_trace(p, kLlEnd);
+}
+
+// A launch of either call: reads every number it needs before any block can advance it, then
+// runs the halves its phase names (send(op, n) and receive(op, n), n the call's number there).
+template <class W, typename Send, typename Receive>
+__device__ __forceinline__ void ll_launch(const LlParams& p, Send send, Receive receive) {
+  ll_trace(p, kLlEntry);
+  Control* ctrl = my_control(p);
+  const unsigned long long sent = load_volatile_u64(&W::sent(ctrl)[p.slot]);
+  const unsigned long long received = load_volatile_u64(&W::received(ctrl)[p.slot]);
+  const Op op = p.phase == kLlReceive ? op_at(p, load_volatile_u64(&W::op(ctrl)[p.slot]), W::kOperation)
+                                      : op_begin(p, W::kOperation);
+  if (p.phase != kLlReceive) send(op, sent + 1);
+  __syncthreads();
+  if (p.phase != kLlSend) receive(op, received + 1);
+}
+
 // ------------------------------------------------------------------------------ FP8 (DESIGN 2.6)
 
 __device__ __forceinline__ float ll_ceil_pow2(float v) {

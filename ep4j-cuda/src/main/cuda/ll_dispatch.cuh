@@ -161,18 +161,7 @@ __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op
       }
     }
   }
-  ll_trace(p, kLlRowsSent);
-  // The last block tells every destination that our rows are in place.
-  if (!last_block_done(&op.ctrl->block_counter[2])) return;
-  ll_trace(p, kLlAllSent);
-  if (threadIdx.x < R) signal_peer(ll_line(control_of(p, threadIdx.x)->ll_dispatch_data, p.slot), p.rank, signal_value(op, n));
-  if (threadIdx.x == 0) {
-    op.ctrl->ll_dispatch_sent[p.slot] = n;
-    if (p.phase == kLlSend) {  // the receive launch ends the op; later ops take the next numbers
-      op.ctrl->ll_dispatch_op[p.slot] = op.index;
-      op.ctrl->ops = op.index + 1;
-    }
-  }
+  ll_send_end<LlDispatchWords>(p, op, n);
 }
 
 __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op& op, unsigned long long n, LlShared& sm) {
@@ -228,21 +217,7 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
       }
     }
   }
-  ll_trace(p, kLlRowsDone);
-  // Every block is done reading this slot: tell the senders they may reuse it (also after a
-  // failure, poisoned, so that they do not wait on us in vain), then end the op.
-  if (!last_block_done(&op.ctrl->block_counter[0], false)) return;
-  ll_trace(p, kLlAllDone);
-  // Warp 1 frees the slot for the senders while thread 0 ends the op: the host needs the outputs
-  // (fenced above), not the signals, so neither waits for the other.
-  const int peer = (int)threadIdx.x - 32;
-  if (peer >= 0 && peer < R) signal_peer(ll_line(control_of(p, peer)->ll_dispatch_free, p.slot), p.rank, signal_value(op, n));
-  if (threadIdx.x == 0) {
-    op.ctrl->ll_dispatch_received[p.slot] = n;
-    if (p.phase == kLlSendAndReceive) op.ctrl->ops = op.index + 1;
-    op_complete(op);
-  }
-  ll_trace(p, kLlEnd);
+  ll_receive_end<LlDispatchWords>(p, op, n);
 }
 
 }  // namespace ep4j
@@ -250,14 +225,6 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_dispatch(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
   __shared__ LlShared sm;
-  ll_trace(p, kLlEntry);
-  Control* ctrl = my_control(p);
-  // Every number this launch needs is read before any block can advance it.
-  const unsigned long long sent = load_volatile_u64(&ctrl->ll_dispatch_sent[p.slot]);
-  const unsigned long long received = load_volatile_u64(&ctrl->ll_dispatch_received[p.slot]);
-  const Op op = p.phase == kLlReceive ? op_at(p, load_volatile_u64(&ctrl->ll_dispatch_op[p.slot]), kOpLlDispatch)
-                                      : op_begin(p, kOpLlDispatch);
-  if (p.phase != kLlReceive) ll_dispatch_send(p, op, sent + 1, sm);
-  __syncthreads();
-  if (p.phase != kLlSend) ll_dispatch_receive(p, op, received + 1, sm);
+  ll_launch<LlDispatchWords>(p, [&](const Op& op, unsigned long long n) { ll_dispatch_send(p, op, n, sm); },
+                             [&](const Op& op, unsigned long long n) { ll_dispatch_receive(p, op, n, sm); });
 }
