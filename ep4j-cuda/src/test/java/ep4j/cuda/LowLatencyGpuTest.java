@@ -108,6 +108,11 @@ class LowLatencyGpuTest {
             out.add(Arguments.of(Cases.options().ranks(r).experts(64 * r).hidden(2048).topk(16).tokens(50)
                     .minusOne(0.05).duplicates(0.05).allowedExperts(e -> e % 3 != 0).seed(seed++).generate(), 64,
                     new Modes(3, 2, 0, false, true), false));
+            // More top-k slots than the send half stages in shared memory (kLlStagedTopk = 8192):
+            // the lists and rows read the top-k from global memory.
+            out.add(Arguments.of(Cases.options().ranks(r).experts(16 * r).hidden(256).topk(8).tokens(1100)
+                    .minusOne(0.1).duplicates(0.1).seed(seed++).generate(), 1100, new Modes(1, 0, 2, false, true),
+                    false));
             // Top-k around and past one warp's lanes.
             for (int k : new int[] {31, 32, 33, 64}) {
                 out.add(Arguments.of(Cases.options().ranks(r).experts(64 * r).hidden(1024).topk(k).tokens(23)
