@@ -23,24 +23,23 @@ __device__ __forceinline__ void ll_dispatch_send(const LlParams& p, const Op& op
   const long long slots = (long long)T * K;
   const bool staged = slots <= kLlStagedTopk;
   const int stagers = blockDim.x - 32;
+  auto clamp = [](long long e) { return (int)max(min(e, 2147483647LL), -2147483647LL); };
+  // Slot i's expert e goes into dtopk (combine checks against it); one out of range is flagged.
+  auto keep = [&](long long i, long long e) {
+    p.dtopk[(i / K) * p.max_topk + i % K] = clamp(e);
+    if (e < -1 || e >= E) op_error(op, kExpertOutOfRange, p.rank, e, E, i);
+  };
   auto stage = [&] {
     if (staged) {
       for (long long i = threadIdx.x - 32; i < slots; i += stagers) {
         const long long e = ll_topk(p, i);
-        const int clamped = (int)max(min(e, 2147483647LL), -2147483647LL);
-        sm.topk[i] = clamped;
-        if ((i / stagers) % gridDim.x == blockIdx.x) {  // this block's share
-          p.dtopk[(i / K) * p.max_topk + i % K] = clamped;
-          if (e < -1 || e >= E) op_error(op, kExpertOutOfRange, p.rank, e, E, i);
-        }
+        sm.topk[i] = clamp(e);
+        if ((i / stagers) % gridDim.x == blockIdx.x) keep(i, e);  // this block's share
       }
     } else {
       for (long long i = (long long)blockIdx.x * stagers + threadIdx.x - 32; i < slots;
-           i += (long long)gridDim.x * stagers) {
-        const long long e = ll_topk(p, i);
-        p.dtopk[(i / K) * p.max_topk + i % K] = (int)max(min(e, 2147483647LL), -2147483647LL);
-        if (e < -1 || e >= E) op_error(op, kExpertOutOfRange, p.rank, e, E, i);
-      }
+           i += (long long)gridDim.x * stagers)
+        keep(i, ll_topk(p, i));
     }
     return true;
   };
