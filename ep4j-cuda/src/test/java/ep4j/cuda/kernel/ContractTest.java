@@ -58,6 +58,13 @@ class ContractTest {
     private static final CStruct.I32 B = SMALL.i32("b");
     private static final CStruct SMALL_STRUCT = SMALL.build();
 
+    private static final CStruct.Builder PACKED = CStruct.builder("Packed");
+    private static final CStruct.I32 X = PACKED.i32("x");
+    private static final CStruct.F32 Y = PACKED.f32("y");
+    private static final CStruct.Ptrs Q = PACKED.ptrs("q", 3);
+    private static final CStruct.I32 Z = PACKED.i32("z");
+    private static final CStruct PACKED_STRUCT = PACKED.build();
+
     private static List<String> check(String table, CStruct struct, Map<String, Integer> constants) {
         return Contract.mismatches(Contract.parse(table), List.of(struct), constants, Map.of("LlMode", LlMode.class));
     }
@@ -122,6 +129,29 @@ class ContractTest {
             var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     () -> p.set(LayoutParams.NUM_TOKENS, 1));
             assertTrue(e.getMessage().contains("num_tokens") && e.getMessage().contains("LayoutParams"), e.getMessage());
+        }
+    }
+
+    @Test
+    void paramsLayIntsFloatsAndPointersOutAsTheGpuReadsThem() {
+        try (Params p = new Params(PACKED_STRUCT)) {
+            assertEquals(40, PACKED_STRUCT.size()); // x@0 y@4 q@8..32 z@32, padded to 8
+            p.set(X, -2).set(Y, 1.5f).set(Q, new long[] {0x1111_2222_3333_4444L, -1L}).set(Z, 0x7abc_def0);
+            p.set(X, 7); // a second write replaces the first, and leaves its neighbour alone
+            var seg = p.segment();
+            assertEquals(40, seg.byteSize());
+            assertEquals(7, seg.get(java.lang.foreign.ValueLayout.JAVA_INT, 0));
+            assertEquals(1.5f, seg.get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 4));
+            assertEquals(0x1111_2222_3333_4444L, seg.get(java.lang.foreign.ValueLayout.JAVA_LONG, 8));
+            assertEquals(-1L, seg.get(java.lang.foreign.ValueLayout.JAVA_LONG, 16));
+            assertEquals(0L, seg.get(java.lang.foreign.ValueLayout.JAVA_LONG, 24));
+            assertEquals(0x7abc_def0, seg.get(java.lang.foreign.ValueLayout.JAVA_INT, 32));
+            p.clear().set(Y, -0.0f);
+            seg = p.segment();
+            assertEquals(0, seg.get(java.lang.foreign.ValueLayout.JAVA_INT, 0));
+            assertEquals(0x8000_0000, seg.get(java.lang.foreign.ValueLayout.JAVA_INT, 4));
+            assertEquals(0L, seg.get(java.lang.foreign.ValueLayout.JAVA_LONG, 8));
+            assertEquals(0, seg.get(java.lang.foreign.ValueLayout.JAVA_INT, 32));
         }
     }
 }
