@@ -141,6 +141,7 @@ public final class RankRuntime implements AutoCloseable {
     /** Marks the start or end of a capture. */
     public void capturing(boolean on) {
         capturing = on;
+        pool.reuse(!on);
     }
 
     /** This rank's heap base. */

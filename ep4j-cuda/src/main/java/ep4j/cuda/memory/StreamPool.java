@@ -5,9 +5,12 @@ import ep4j.cuda.driver.CudaContext;
 import ep4j.cuda.driver.CudaDevice;
 import ep4j.cuda.driver.CudaStream;
 import ep4j.cuda.driver.MemoryPool;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import ep4j.spi.Closing;
 
@@ -33,13 +36,33 @@ import ep4j.spi.Closing;
  * pool does nothing (it never reaches the driver with a pointer, stream or pool that is gone),
  * and using its address throws {@link IllegalStateException}. Closing twice is harmless. One lock
  * (this pool's monitor) orders allocations, frees and close: a free never races the pool's close.
+ *
+ * <p>Reuse without the driver: a block freed on the stream it was allocated on goes into a small
+ * cache (at most {@link #CACHED_PER_SIZE} blocks of each size, {@link #CACHED_BYTES} in all), and
+ * the next allocation of the same size on the same stream takes it back without a driver call.
+ * That is the order the driver's pool keeps too (work queued after the free runs after the work
+ * queued before it), and it saves a {@code cuMemAllocFromPoolAsync}/{@code cuMemFreeAsync} pair
+ * per call, which cost as much host time as a launch (profiled: a low-latency combine's output).
+ * A block freed on another stream goes back to the driver at once, and so does every block
+ * while reuse is off ({@link #reuse(boolean)}: during a graph capture, where a free must become
+ * the graph's node); {@link #close()} frees the cached ones.
  */
 public final class StreamPool implements AutoCloseable {
+    static final int CACHED_PER_SIZE = 4;
+    static final long CACHED_BYTES = 256L << 20;
+
     private final MemoryPool pool;
     private final CudaDevice device;
     private final Set<Block> outstanding = new HashSet<>();
     private long outstandingBytes;
+    /** Freed blocks kept for reuse, by size: address and the stream they were freed on. */
+    private final Map<Long, ArrayDeque<Cached>> cache = new HashMap<>();
+    private long cachedBytes;
+    private boolean reuse = true;
     private boolean closed;
+
+    private record Cached(long address, CudaStream stream) {
+    }
 
     private StreamPool(MemoryPool pool, CudaDevice device) {
         this.pool = pool;
@@ -70,12 +93,41 @@ public final class StreamPool implements AutoCloseable {
         checkDevice(stream);
         synchronized (this) {
             ensureOpen();
-            long address = pool.allocateAsync(bytes, stream);
+            long address = takeCached(bytes, stream);
+            if (address == 0) {
+                address = pool.allocateAsync(bytes, stream);
+            }
             Block b = new Block(this, address, bytes, stream);
             outstanding.add(b);
             outstandingBytes += bytes;
             return b;
         }
+    }
+
+    /** Whether freed blocks are kept for reuse (on by default); off, frees go to the driver. */
+    public synchronized void reuse(boolean on) {
+        reuse = on;
+    }
+
+    /** A cached block of {@code bytes} freed on {@code stream}, or 0. */
+    private long takeCached(long bytes, CudaStream stream) {
+        ArrayDeque<Cached> q = reuse ? cache.get(bytes) : null;
+        if (q != null) {
+            for (var it = q.iterator(); it.hasNext(); ) {
+                Cached c = it.next();
+                if (c.stream() == stream) {
+                    it.remove();
+                    cachedBytes -= bytes;
+                    return c.address();
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Blocks freed and kept for reuse (not outstanding, not yet given back to the driver). */
+    public synchronized int cachedBlocks() {
+        return cache.values().stream().mapToInt(ArrayDeque::size).sum();
     }
 
     /** The device this pool allocates on. */
@@ -123,6 +175,17 @@ public final class StreamPool implements AutoCloseable {
             }
             outstanding.clear();
             outstandingBytes = 0;
+            cache.forEach((bytes, q) -> q.forEach(c -> {
+                try {
+                    MemoryPool.freeAsync(c.address(), c.stream());
+                } catch (RuntimeException e) {
+                    failures.add(new IllegalStateException("closing " + this + ": a cached block of " + bytes
+                            + " bytes could not be freed (it stays allocated in the pool until the context ends): "
+                            + e.getMessage(), e));
+                }
+            }));
+            cache.clear();
+            cachedBytes = 0;
         }
         RuntimeException poolFailure = Closing.closeAll(pool);
         if (poolFailure != null) {
@@ -150,7 +213,13 @@ public final class StreamPool implements AutoCloseable {
             if (b.freed) {
                 return; // freed before, or by close(): nothing of it is left to touch
             }
-            MemoryPool.freeAsync(b.address, stream);
+            ArrayDeque<Cached> q = reuse && stream == b.stream ? cache.computeIfAbsent(b.byteSize, k -> new ArrayDeque<>()) : null;
+            if (q != null && q.size() < CACHED_PER_SIZE && cachedBytes + b.byteSize <= CACHED_BYTES) {
+                q.add(new Cached(b.address, stream));
+                cachedBytes += b.byteSize;
+            } else {
+                MemoryPool.freeAsync(b.address, stream);
+            }
             b.freed = true;
             outstanding.remove(b);
             outstandingBytes -= b.byteSize;

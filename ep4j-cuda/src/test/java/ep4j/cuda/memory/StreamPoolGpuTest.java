@@ -82,8 +82,9 @@ class StreamPoolGpuTest {
             for (String symbol : FORBIDDEN_WHEN_WARM) {
                 assertEquals(0, count(calls, symbol), symbol + " in a warm alloc/free loop; all calls: " + calls);
             }
-            assertEquals(1000, count(calls, "cuMemAllocFromPoolAsync"), calls.toString());
-            assertEquals(1000, count(calls, "cuMemFreeAsync"), calls.toString());
+            // Every size was freed on its own stream before: the pool's cache serves them all.
+            assertEquals(0, count(calls, "cuMemAllocFromPoolAsync"), calls.toString());
+            assertEquals(0, count(calls, "cuMemFreeAsync"), calls.toString());
             assertEquals(11, count(calls, "cuStreamSynchronize"), calls.toString());
             assertEquals(reserved, pool.reservedBytes(), "the warm pool neither grew nor gave memory back");
             assertEquals(0, pool.outstandingBlocks());
@@ -125,6 +126,51 @@ class StreamPoolGpuTest {
 
             InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> pool.allocate(0, stream));
             assertEquals("bytes", e.argument());
+        }
+    }
+
+    @Test
+    void aBlockFreedOnItsStreamIsReusedWithoutTheDriver() {
+        try (CudaContext ctx = CudaContext.open(0); CudaStream stream = CudaStream.create(ctx);
+                CudaStream other = CudaStream.create(ctx)) {
+            StreamPool pool = StreamPool.open(ctx);
+            StreamPool.Block a = pool.allocate(MIB, stream);
+            long address = a.address();
+            Map<String, Long> before = DriverCalls.snapshot();
+            a.close();
+            StreamPool.Block b = pool.allocate(MIB, stream);
+            assertEquals(Map.of(), DriverCalls.since(before), "freed and taken back without a driver call");
+            assertEquals(address, b.address());
+            assertThrows(IllegalStateException.class, a::address, "the old block stays freed");
+
+            // Another size, or another stream: the driver's pool.
+            before = DriverCalls.snapshot();
+            StreamPool.Block c = pool.allocate(MIB + 1, stream);
+            b.close();
+            StreamPool.Block d = pool.allocate(MIB, other);
+            assertEquals(2, count(DriverCalls.since(before), "cuMemAllocFromPoolAsync"));
+            assertNotEquals(address, d.address());
+            assertEquals(1, pool.cachedBlocks());
+
+            // Freed on another stream than its own: back to the driver. Reuse off: the same.
+            before = DriverCalls.snapshot();
+            d.free(stream);
+            pool.reuse(false);
+            c.close();
+            assertEquals(2, count(DriverCalls.since(before), "cuMemFreeAsync"));
+            assertEquals(1, pool.cachedBlocks());
+            StreamPool.Block e = pool.allocate(MIB, stream);
+            assertNotEquals(address, e.address(), "no reuse while reuse is off");
+            pool.reuse(true);
+            e.close();
+
+            // Closing the pool gives the cached blocks back.
+            before = DriverCalls.snapshot();
+            pool.close();
+            assertEquals(2, count(DriverCalls.since(before), "cuMemFreeAsync"));
+            assertEquals(0, pool.cachedBlocks());
+            stream.synchronize();
+            other.synchronize();
         }
     }
 
