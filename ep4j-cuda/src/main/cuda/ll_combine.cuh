@@ -65,18 +65,24 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
   ll_trace(p, kLlDataSeen);
   if (ok) {
     const int lane = threadIdx.x & 31;
-    constexpr int kPart = 256;  // channels per warp unit: 8 per lane
-    constexpr int kBatch = 8;   // expert rows loaded before the first is summed
+    // A warp unit is kVec * 256 channels of one token: lane i sums channels i*8 .. i*8+7 of each
+    // 256. Every lane has kBatch * kVec 16-byte loads in flight before its first FMA, and at 128
+    // tokens x 7168 channels there is about one unit per warp, so no warp waits for memory twice.
+    constexpr int kVec = 2;
+    constexpr int kPart = 256 * kVec;
+    constexpr int kBatch = 8;  // expert rows loaded before the first is summed
     const int parts = (H + kPart - 1) / kPart;
     const long long units = (long long)T * parts;
     for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
          u += (long long)gridDim.x * kLlWarps) {
       const int t = (int)(u / parts), part = (int)(u % parts);
-      const int c = part * kPart + lane * 8;
-      const uint8_t* creg = p.heap[p.rank] + p.o_creg + (long long)t * p.max_topk * p.row_stride + c * 2;
-      float acc[8];
+      const int c0 = part * kPart + lane * 8;  // channel of vector 0; vector h adds h * 256
+      const uint8_t* creg = p.heap[p.rank] + p.o_creg + (long long)t * p.max_topk * p.row_stride + c0 * 2;
+      float acc[kVec][8];
 #pragma unroll
-      for (int i = 0; i < 8; i++) acc[i] = 0.0f;
+      for (int h = 0; h < kVec; h++)
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[h][i] = 0.0f;
       for (int k0 = 0; k0 < K; k0 += 32) {
         // Lane i describes slot k0 + i: whether it names an expert (-1, or flagged by the send
         // kernel, does not), its weight, and kf, the first slot naming the same expert (whose
@@ -93,38 +99,49 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
           while (ll_topk(p, (long long)t * K + kf) != e) kf++;
         }
         const unsigned int valid = __ballot_sync(0xffffffffu, named);
-        const int n = min(32, K - k0);
-        for (int i0 = 0; i0 < n; i0 += kBatch) {
-          int4 v[kBatch];
+        const int slots = min(32, K - k0);
+        for (int i0 = 0; i0 < slots; i0 += kBatch) {
+          int4 v[kBatch][kVec];
 #pragma unroll
           for (int b = 0; b < kBatch; b++) {
             const int i = i0 + b;
             const int row = __shfl_sync(0xffffffffu, kf, i & 31);
-            if (i < n && (valid >> i & 1) && c < H)
-              v[b] = load_volatile_peer(reinterpret_cast<const int4*>(creg + (long long)row * p.row_stride));
+#pragma unroll
+            for (int h = 0; h < kVec; h++)
+              if (i < slots && (valid >> i & 1) && c0 + h * 256 < H)
+                v[b][h] = load_volatile_peer(
+                    reinterpret_cast<const int4*>(creg + (long long)row * p.row_stride + h * 512));
           }
           // Summed in slot order: the same fma chain as the CPU backend.
 #pragma unroll
           for (int b = 0; b < kBatch; b++) {
             const int i = i0 + b;
             const float wi = __shfl_sync(0xffffffffu, w, i & 31);
-            if (i < n && (valid >> i & 1) && c < H) {
-              const unsigned int ws[4] = {(unsigned)v[b].x, (unsigned)v[b].y, (unsigned)v[b].z, (unsigned)v[b].w};
 #pragma unroll
-              for (int h = 0; h < 4; h++) {
-                acc[2 * h] = __fmaf_rn(wi, ll_bf16_lo(ws[h]), acc[2 * h]);
-                acc[2 * h + 1] = __fmaf_rn(wi, ll_bf16_hi(ws[h]), acc[2 * h + 1]);
+            for (int h = 0; h < kVec; h++) {
+              if (i < slots && (valid >> i & 1) && c0 + h * 256 < H) {
+                const unsigned int ws[4] = {(unsigned)v[b][h].x, (unsigned)v[b][h].y, (unsigned)v[b][h].z,
+                                            (unsigned)v[b][h].w};
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                  acc[h][2 * q] = __fmaf_rn(wi, ll_bf16_lo(ws[q]), acc[h][2 * q]);
+                  acc[h][2 * q + 1] = __fmaf_rn(wi, ll_bf16_hi(ws[q]), acc[h][2 * q + 1]);
+                }
               }
             }
           }
         }
       }
-      if (c < H) {
-        int4 o;
-        __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&o);
 #pragma unroll
-        for (int i = 0; i < 4; i++) h[i] = __floats2bfloat162_rn(acc[2 * i], acc[2 * i + 1]);
-        store_stream(reinterpret_cast<int4*>(p.out + ((long long)t * H + c) * 2), o);
+      for (int h = 0; h < kVec; h++) {
+        const int c = c0 + h * 256;
+        if (c < H) {
+          int4 o;
+          __nv_bfloat162* hb = reinterpret_cast<__nv_bfloat162*>(&o);
+#pragma unroll
+          for (int i = 0; i < 4; i++) hb[i] = __floats2bfloat162_rn(acc[h][2 * i], acc[h][2 * i + 1]);
+          store_stream(reinterpret_cast<int4*>(p.out + ((long long)t * H + c) * 2), o);
+        }
       }
     }
   }
