@@ -91,8 +91,8 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
   {
     // The op and the call number stay in memory until the last block moves them on: read
     // again after the token loop rather than held in registers through it.
-    const Op op = op_begin(p, kOpCombine);
-    const unsigned long long n = load_volatile_u64(&op.ctrl->combine_calls) + 1;
+    unsigned long long n;
+    const Op op = op_begin(p, kOpCombine, &Control::combine_calls, n);
     combine_publish(p, op, n);
     ok = block_wait_all(op, op.ctrl->combine_ready, n, R, kWaitCombineReady, p.timeout_ns);
   }
@@ -158,8 +158,8 @@ __device__ __forceinline__ void combine_body(const CombineParams& p) {
 
   // Every block is done reading peers: let each peer reuse its input, and wait until every
   // peer is done with ours before the op ends.
-  const Op op = op_begin(p, kOpCombine);
-  const unsigned long long n = load_volatile_u64(&op.ctrl->combine_calls) + 1;
+  unsigned long long n;
+  const Op op = op_begin(p, kOpCombine, &Control::combine_calls, n);
   if (!last_block_done(&op.ctrl->block_counter[0])) return;
   if (threadIdx.x < R) signal_peer(control_of(p, threadIdx.x)->combine_done, p.rank, signal_value(op, n));
   if (threadIdx.x < R)

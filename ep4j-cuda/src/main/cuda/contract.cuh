@@ -27,7 +27,7 @@ namespace ep4j {
   C(kMaxRanks, 8)              /* ranks of an intranode group; every peer-pointer array */       \
   C(kMaxExperts, 4096)         /* experts of a normal dispatch (notify mailbox rows) */          \
   C(kLlMaxExperts, 4096)       /* experts of a low-latency call (shared-memory histograms) */    \
-  C(kLlTokenBits, 21)          /* low-latency list entry: (first k << kLlTokenBits) | token */   \
+  C(kLlTokenBits, 21)          /* low-latency maxTokensPerRank < 2^kLlTokenBits */               \
   C(kMaxTopk, 1024)            /* top-k slots per token any kernel accepts */                    \
   C(kSignalLine, 16)           /* u64 words per signal kind: one 128-byte line, kMaxRanks used */ \
   C(kCallRecords, 1024)        /* call records in the host-mapped ring */                        \
@@ -266,7 +266,7 @@ struct CallRecord;
   F(int*, first_k)                   /* [L, R*N] */                                             \
   F(int*, dtopk)                     /* [N, Kmax] the dispatch's topk */                        \
   F(long long, o_data)               /* this slot's parts, from every heap's base */            \
-  F(long long, o_list)                                                                          \
+  F(long long, o_hdr)                                                                           \
   F(long long, o_cnt)                                                                           \
   F(long long, o_creg)                                                                          \
   F(int, slot)                                                                                  \
@@ -321,8 +321,6 @@ static_assert(sizeof(Control) <= kControlBytes, "the control block fits its page
 static_assert(offsetof(Control, combine_x_offset) % 128 == 0 && offsetof(Control, ops) % 128 == 0,
               "shared and private parts of the control block start on their own lines");
 static_assert(kSignalLine >= kMaxRanks && kSignalLine * 8 == 128, "a signal line holds every rank's word");
-// A low-latency list entry packs (k << kLlTokenBits) | token into a non-negative int32.
-static_assert(((long long)(kMaxTopk - 1) << kLlTokenBits) <= 0x7FFFFFFFLL, "top-k slot must fit a list entry");
 // Ranks fit the bit masks (one bit per rank) and the per-rank shared arrays.
 static_assert(kMaxRanks <= 32, "a rank mask is one 32-bit word");
 

@@ -53,10 +53,41 @@ __device__ __forceinline__ Op op_at(const P& p, unsigned long long index, int op
   return op;
 }
 
+// Up to three control words that every thread of a block needs, loaded by threads 0..2 and handed
+// on through shared memory (a null address reads as 0). Every block thread must call it. Loaded by
+// every warp instead, they are thousands of strong loads of one line, and those queue at its L2
+// slice: that cost a low-latency launch of 132 blocks x 16 warps 1.5-2 us before its first wait
+// (LlTrace, 2026-11-30).
+struct Words {
+  unsigned long long v[3];
+};
+
+__device__ __forceinline__ Words block_load_words(const unsigned long long* a0, const unsigned long long* a1 = nullptr,
+                                                  const unsigned long long* a2 = nullptr) {
+  __shared__ unsigned long long s[3];
+  __syncthreads();  // every thread has read what an earlier call left
+  if (threadIdx.x < 3) {
+    const unsigned long long* a = threadIdx.x == 0 ? a0 : threadIdx.x == 1 ? a1 : a2;
+    s[threadIdx.x] = a != nullptr ? load_volatile_u64(a) : 0ull;
+  }
+  __syncthreads();
+  return Words{{s[0], s[1], s[2]}};
+}
+
 // The op that begins with this launch: number Control::ops (advanced by op_end).
 template <class P>
 __device__ __forceinline__ Op op_begin(const P& p, int operation) {
-  return op_at(p, load_volatile_u64(&my_control(p)->ops), operation);
+  return op_at(p, block_load_words(&my_control(p)->ops).v[0], operation);
+}
+
+// The same, with the number of this launch's call of a kind (*calls + 1: notify_calls, ...).
+template <class P>
+__device__ __forceinline__ Op op_begin(const P& p, int operation, unsigned long long Control::*calls,
+                                       unsigned long long& n) {
+  Control* c = my_control(p);
+  const Words w = block_load_words(&c->ops, &(c->*calls));
+  n = w.v[1] + 1;
+  return op_at(p, w.v[0], operation);
 }
 
 __device__ __forceinline__ bool op_failed(const Op& op) {

@@ -100,8 +100,7 @@ __device__ __forceinline__ void fill_unused_rows(const DispatchParams& p) {
 // dispatch (no count exchange), a barrier: every receiver must have reached this call before
 // a sender writes into its slot. Whether the block may write (no failure so far).
 __device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, unsigned long long& n) {
-  op = op_begin(p, kOpDispatch);
-  n = load_volatile_u64(&op.ctrl->dispatch_calls) + 1;
+  op = op_begin(p, kOpDispatch, &Control::dispatch_calls, n);
   if (p.cached) {
     if (blockIdx.x == 0 && threadIdx.x < p.ranks)
       signal_peer(control_of(p, threadIdx.x)->dispatch_ready, p.rank, signal_value(op, n));

@@ -28,8 +28,10 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
         good = false;
       }
     }
+    ll_trace(p, kLlStaged, 32);
     return good && !(threadIdx.x == 32 && op_failed(op));
   };
+  ll_trace(p, kLlWaitBegins);
   const bool ok = block_wait_all_while(op, ll_line(op.ctrl->ll_combine_free, p.slot), n - 1, R, kWaitLlCombineFree,
                                        p.timeout_ns, false, check);
   ll_trace(p, kLlFreeSeen);
@@ -61,20 +63,29 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
 
 __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& op, unsigned long long n) {
   const int R = p.ranks, K = p.topk, H = p.hidden, T = p.num_tokens;
+  const int lane = threadIdx.x & 31;
+  // A warp unit is kVec * 256 channels of one token: lane i sums channels i*8 .. i*8+7 of each
+  // 256. Every lane has kBatch * kVec 16-byte loads in flight before its first FMA, and at 128
+  // tokens x 7168 channels there is about one unit per warp, so no warp waits for memory twice.
+  constexpr int kVec = 2;
+  constexpr int kPart = 256 * kVec;
+  constexpr int kBatch = 8;  // expert rows loaded before the first is summed
+  const int parts = (H + kPart - 1) / kPart;
+  const long long units = (long long)T * parts;
+  const long long u0 = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5);
+  // The first unit's top-k slots and weights are inputs, not peer data: loaded before the wait.
+  long long e_first = -1;
+  float w_first = 0.0f;
+  if (u0 < units && lane < K) {
+    const long long i = (u0 / parts) * K + lane;
+    e_first = ll_topk(p, i);
+    w_first = p.weights[i];
+  }
   const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_combine_data, p.slot), n, R, kWaitLlCombineData, p.timeout_ns);
   ll_trace(p, kLlDataSeen);
   if (ok) {
-    const int lane = threadIdx.x & 31;
-    // A warp unit is kVec * 256 channels of one token: lane i sums channels i*8 .. i*8+7 of each
-    // 256. Every lane has kBatch * kVec 16-byte loads in flight before its first FMA, and at 128
-    // tokens x 7168 channels there is about one unit per warp, so no warp waits for memory twice.
-    constexpr int kVec = 2;
-    constexpr int kPart = 256 * kVec;
-    constexpr int kBatch = 8;  // expert rows loaded before the first is summed
-    const int parts = (H + kPart - 1) / kPart;
-    const long long units = (long long)T * parts;
-    for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
-         u += (long long)gridDim.x * kLlWarps) {
+    bool first_unit = true;
+    for (long long u = u0; u < units; u += (long long)gridDim.x * kLlWarps, first_unit = false) {
       const int t = (int)(u / parts), part = (int)(u % parts);
       const int c0 = part * kPart + lane * 8;  // channel of vector 0; vector h adds h * 256
       const uint8_t* creg = p.heap[p.rank] + p.o_creg + (long long)t * p.max_topk * p.row_stride + c0 * 2;
@@ -88,9 +99,10 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
         // kernel, does not), its weight, and kf, the first slot naming the same expert (whose
         // creg row holds the expert's output).
         const int k = k0 + lane;
-        const long long e = k < K ? ll_topk(p, (long long)t * K + k) : -1;
+        const bool early = first_unit && k0 == 0;
+        const long long e = early ? e_first : k < K ? ll_topk(p, (long long)t * K + k) : -1;
         const bool named = e >= 0 && e < p.experts;
-        const float w = named ? p.weights[(long long)t * K + k] : 0.0f;
+        const float w = !named ? 0.0f : early ? w_first : p.weights[(long long)t * K + k];
         int kf = 0;
         if (K <= 32) {
           const unsigned int same = __match_any_sync(0xffffffffu, named ? e : -2 - (long long)lane);

@@ -4,9 +4,11 @@
 // Every rank's symmetric heap holds, per slot (two alternate; offsets of the call's slot):
 //   data  [R][N] rows of row_stride bytes: token t of source j lands at row (j, t), once per
 //         destination rank however many of its experts live there (bf16 row, or fp8 q + scales);
-//   list  [L][R][N] int32: for (local expert, source), the source's tokens ascending, each entry
-//         (firstK << kLlTokenBits) | t, firstK the first topk slot of the token that names the expert;
-//   cnt   [L][R] int32: how many;
+//   hdr   [R][N][Kmax] int2, row (j, t)'s header: slot k holds (le, pos) when top-k slot k of
+//         token t is the first to name local expert le of this rank, pos the token's place among
+//         source j's tokens of le (ascending); (-1, -1) otherwise. Complete for every t < T_j;
+//   cnt   [L][R] int32: how many tokens source j sends to local expert le; then [R] int32, source
+//         j's T_j | K_j << kLlTokenBits;
 //   creg  [N][Kmax] bf16 rows: the expert output of (token, firstK) sent back by combine.
 // Control words (Control, control.cuh), per slot s and rank j, each holding a call number:
 //   ll_dispatch_data[s][j] in a receiver: j's rows of its call n on slot s are in place;
@@ -30,6 +32,9 @@ constexpr int kLlPartChannels = 512;  // one warp unit: 512 channels = 4 fp8 blo
 // so a warp waits for memory once per unit instead of once per 512 bytes.
 constexpr int kLlChunkBytes = 4096;
 constexpr int kLlChunkLoads = kLlChunkBytes / (32 * 16);
+// One warp unit of the dispatch's receive half: 1 KiB of a delivered row, two 16-byte pieces per
+// lane, so that at 128 tokens every warp has about one unit and copies it to all its places.
+constexpr int kLlPackBytes = 1024;
 
 // Top-k slots the dispatch's send half stages in shared memory (beyond that it reads them from
 // global memory).
@@ -47,7 +52,7 @@ union LlShared {
 enum LlTracePoint : int {
   kLlEntry = 0,
   kLlFreeSeen = 1,      // send: the receivers released our previous call on this slot
-  kLlListed = 2,        // dispatch send: lists and counts written (thread 0's experts)
+  kLlListed = 2,        // dispatch send: header places and counts written (thread 0's experts)
   kLlRowsSent = 3,      // send: this block's rows written
   kLlAllSent = 4,       // send: every block's rows written and fenced (last block)
   kLlDataSeen = 5,      // receive: every source signalled its rows
@@ -55,10 +60,12 @@ enum LlTracePoint : int {
   kLlRowsDone = 7,      // receive: this block's rows packed (dispatch) or summed (combine)
   kLlAllDone = 8,       // receive: every block done (last block)
   kLlEnd = 9,           // the op's stamp written (last block)
+  kLlWaitBegins = 10,   // send: control words read, the wait for a free slot begins
+  kLlStaged = 11,       // send: thread 32's share of the early work (staging, checks) done
 };
 
-__device__ __forceinline__ void ll_trace(const LlParams& p, LlTracePoint at) {
-  if (p.trace != nullptr && threadIdx.x == 0) p.trace[blockIdx.x * kLlTracePoints + at] = global_timer_ns();
+__device__ __forceinline__ void ll_trace(const LlParams& p, LlTracePoint at, unsigned int thread = 0) {
+  if (p.trace != nullptr && threadIdx.x == thread) p.trace[blockIdx.x * kLlTracePoints + at] = global_timer_ns();
 }
 
 // Word [0] of slot s's line of a per-slot signal array.
@@ -70,17 +77,23 @@ __device__ __forceinline__ long long ll_topk(const LlParams& p, long long i) {
   return p.topk64 ? static_cast<const long long*>(p.topk_idx)[i] : (long long)static_cast<const int*>(p.topk_idx)[i];
 }
 
-// Exclusive prefix sums of n ints (read by `get`) into s_off[0..n] (s_off[n] = total), by one
-// block of kLlThreads: each thread sums a contiguous run, then a shuffle scan over the runs.
+// Exclusive prefix sums of n <= kLlMaxExperts ints (read once each by `get`) into s_off[0..n]
+// (s_off[n] = total), by one block of kLlThreads: each thread sums a contiguous run, held in
+// registers, then a shuffle scan over the runs.
 template <typename Get>
 __device__ __forceinline__ void ll_block_scan(int n, int* s_off, Get get) {
+  constexpr int kPer = kLlMaxExperts / kLlThreads;
+  static_assert(kPer * kLlThreads == kLlMaxExperts, "a thread's run fits its registers");
   __shared__ int s_warp[kLlWarps];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int per = (n + kLlThreads - 1) / kLlThreads;
   const int begin = threadIdx.x * per;
+  int v[kPer];
+#pragma unroll
+  for (int i = 0; i < kPer; i++) v[i] = i < per && begin + i < n ? get(begin + i) : 0;
   int sum = 0;
-  for (int i = 0; i < per; i++)
-    if (begin + i < n) sum += get(begin + i);
+#pragma unroll
+  for (int i = 0; i < kPer; i++) sum += v[i];
   int incl = sum;
 #pragma unroll
   for (int d = 1; d < 32; d <<= 1) {
@@ -102,10 +115,11 @@ __device__ __forceinline__ void ll_block_scan(int n, int* s_off, Get get) {
   }
   __syncthreads();
   int acc = s_warp[warp] + incl - sum;
-  for (int i = 0; i < per; i++)
-    if (begin + i < n) {
+#pragma unroll
+  for (int i = 0; i < kPer; i++)
+    if (i < per && begin + i < n) {
       s_off[begin + i] = acc;
-      acc += get(begin + i);
+      acc += v[i];
     }
   __syncthreads();
 }
@@ -203,13 +217,12 @@ template <class W, typename Send, typename Receive>
 __device__ __forceinline__ void ll_launch(const LlParams& p, Send send, Receive receive) {
   ll_trace(p, kLlEntry);
   Control* ctrl = my_control(p);
-  const unsigned long long sent = load_volatile_u64(&W::sent(ctrl)[p.slot]);
-  const unsigned long long received = load_volatile_u64(&W::received(ctrl)[p.slot]);
-  const Op op = p.phase == kLlReceive ? op_at(p, load_volatile_u64(&W::op(ctrl)[p.slot]), W::kOperation)
-                                      : op_begin(p, W::kOperation);
-  if (p.phase != kLlReceive) send(op, sent + 1);
+  const Words w = block_load_words(&W::sent(ctrl)[p.slot], &W::received(ctrl)[p.slot],
+                                   p.phase == kLlReceive ? &W::op(ctrl)[p.slot] : &ctrl->ops);
+  const Op op = op_at(p, w.v[2], W::kOperation);
+  if (p.phase != kLlReceive) send(op, w.v[0] + 1);
   __syncthreads();
-  if (p.phase != kLlSend) receive(op, received + 1);
+  if (p.phase != kLlSend) receive(op, w.v[1] + 1);
 }
 
 // ------------------------------------------------------------------------------ FP8 (DESIGN 2.6)

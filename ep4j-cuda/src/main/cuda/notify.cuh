@@ -29,8 +29,8 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   __shared__ int offset_on[kMaxRanks];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int R = p.ranks, T = p.num_tokens;
-  const Op op = op_begin(p, kOpNotify);
-  const unsigned long long n = load_volatile_u64(&op.ctrl->notify_calls) + 1;
+  unsigned long long n;
+  const Op op = op_begin(p, kOpNotify, &Control::notify_calls, n);
   const int chunk = (T + blockDim.x - 1) / blockDim.x;
   const int t0 = min(T, tid * chunk), t1 = min(T, t0 + chunk);
 

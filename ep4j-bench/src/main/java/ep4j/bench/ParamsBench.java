@@ -53,7 +53,7 @@ public class ParamsBench {
         return LlParams.COMMON.fill(params.clear(), common)
                 .set(LlParams.RECV_X, b).set(LlParams.RECV_SCALES, b + 1).set(LlParams.RECV_COUNT, b + 2)
                 .set(LlParams.SOURCE_TOKEN, b + 3).set(LlParams.RANGES, b + 4).set(LlParams.FIRST_K, b + 5)
-                .set(LlParams.DTOPK, b + 6).set(LlParams.O_DATA, 7).set(LlParams.O_LIST, 8).set(LlParams.O_CNT, 9)
+                .set(LlParams.DTOPK, b + 6).set(LlParams.O_DATA, 7).set(LlParams.O_HDR, 8).set(LlParams.O_CNT, 9)
                 .set(LlParams.O_CREG, 10).set(LlParams.SLOT, 1).set(LlParams.PHASE, 0).set(LlParams.NUM_TOKENS, 128)
                 .set(LlParams.HIDDEN, 7168).set(LlParams.TOPK, 8).set(LlParams.EXPERTS, 256)
                 .set(LlParams.LOCAL_EXPERTS, 128).set(LlParams.MAX_TOKENS, 128).set(LlParams.MAX_TOPK, 8)
@@ -85,7 +85,7 @@ public class ParamsBench {
         p(LlParams.FIRST_K.offset(), b + 5);
         p(LlParams.DTOPK.offset(), b + 6);
         p(LlParams.O_DATA.offset(), 7);
-        p(LlParams.O_LIST.offset(), 8);
+        p(LlParams.O_HDR.offset(), 8);
         p(LlParams.O_CNT.offset(), 9);
         p(LlParams.O_CREG.offset(), 10);
         i(LlParams.SLOT.offset(), 1);

@@ -61,12 +61,12 @@ class LlTraceGpuTest {
         }
         for (int rank = 0; rank < ranks; rank++) {
             List<String> lines = Files.readAllLines(dir.resolve("ll-trace-rank" + rank + ".csv"));
-            assertEquals("call,kernel,point,first_ns,last_ns,blocks", lines.get(0));
-            Map<String, long[]> last = new HashMap<>(); // "call,kernel,point" -> {first, last, blocks}
+            assertEquals("call,kernel,point,first_ns,last_ns,blocks,median_ns", lines.get(0));
+            Map<String, long[]> last = new HashMap<>(); // "call,kernel,point" -> {first, last, blocks, median}
             for (String line : lines.subList(1, lines.size())) {
                 String[] f = line.split(",");
                 last.put(f[0] + "," + f[1] + "," + f[2],
-                        new long[] {Long.parseLong(f[3]), Long.parseLong(f[4]), Long.parseLong(f[5])});
+                        new long[] {Long.parseLong(f[3]), Long.parseLong(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6])});
             }
             for (int call = 0; call < 2 * calls; call++) {
                 String kernel = call % 2 == 0 ? "dispatch-BF16" : "combine";
@@ -76,6 +76,8 @@ class LlTraceGpuTest {
                     assertTrue(v != null, "rank " + rank + " call " + call + " " + kernel + ": no " + point + " in " + lines);
                     assertTrue(v[0] >= previous && v[1] >= v[0], "rank " + rank + " call " + call + " " + point + ": "
                             + v[0] + ".." + v[1] + " after " + previous);
+                    assertTrue(v[3] >= v[0] && v[3] <= v[1], "rank " + rank + " call " + call + " " + point
+                            + ": median " + v[3] + " outside " + v[0] + ".." + v[1]);
                     previous = v[0];
                 }
                 assertEquals(0, last.get(call + "," + kernel + ",entry")[0], "times count from the first block's entry");

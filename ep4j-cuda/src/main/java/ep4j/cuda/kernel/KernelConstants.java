@@ -13,7 +13,7 @@ public final class KernelConstants {
     public static final int MAX_EXPERTS = 4096;
     /** Experts of a low-latency call (shared-memory histograms). */
     public static final int LL_MAX_EXPERTS = 4096;
-    /** Bits of a low-latency list entry that hold the token (the rest hold its first top-k slot). */
+    /** Low-latency {@code maxTokensPerRank} must stay below {@code 2^LL_TOKEN_BITS} on the GPU. */
     public static final int LL_TOKEN_BITS = 21;
     /** Top-k slots per token any kernel accepts. */
     public static final int MAX_TOPK = 1024;

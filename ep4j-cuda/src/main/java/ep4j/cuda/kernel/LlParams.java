@@ -17,7 +17,7 @@ public final class LlParams {
     public static final CStruct.Ptr FIRST_K = B.ptr("first_k");
     public static final CStruct.Ptr DTOPK = B.ptr("dtopk");
     public static final CStruct.I64 O_DATA = B.i64("o_data");
-    public static final CStruct.I64 O_LIST = B.i64("o_list");
+    public static final CStruct.I64 O_HDR = B.i64("o_hdr");
     public static final CStruct.I64 O_CNT = B.i64("o_cnt");
     public static final CStruct.I64 O_CREG = B.i64("o_creg");
     public static final CStruct.I32 SLOT = B.i32("slot");

@@ -11,20 +11,22 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * A diagnostic timeline of the low-latency kernels, off unless {@code -Dep4j.cuda.llTrace=DIR}.
  * When on, thread 0 of every block stamps the GPU clock ({@code %globaltimer}) at the points of
  * {@code LlTracePoint} (ll_common.cuh), and after each synchronous call the rank appends, per
- * point some block reached, the earliest and the latest stamp over the blocks (ns after the
- * launch's first block entered) to {@code DIR/ll-trace-rank<R>.csv}. Each traced launch costs
+ * point some block reached, the earliest and the latest stamp over the blocks, how many blocks
+ * reached it and their median stamp (ns after the launch's first block entered) to
+ * {@code DIR/ll-trace-rank<R>.csv}. Each traced launch costs
  * one stream-ordered memset and each recorded call a synchronous copy, so traced timings are for
  * comparing phases, not for the bench. Off, the kernels get a null pointer and nothing runs.
  */
 final class LlTrace implements AutoCloseable {
     static final String PROPERTY = "ep4j.cuda.llTrace";
     private static final String[] POINTS = {"entry", "freeSeen", "listed", "rowsSent", "allSent", "dataSeen",
-            "scanned", "rowsDone", "allDone", "end"};
+            "scanned", "rowsDone", "allDone", "end", "waitBegins", "staged"};
 
     private final RankRuntime rt;
     private final int blocks;
@@ -44,7 +46,7 @@ final class LlTrace implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("-D" + PROPERTY + "=" + dir + ": cannot write the trace there", e);
         }
-        out.println("call,kernel,point,first_ns,last_ns,blocks");
+        out.println("call,kernel,point,first_ns,last_ns,blocks,median_ns");
         this.stamps = DeviceMemory.allocate(rt.context, bytes);
         this.arena = Arena.ofShared(); // made by the buffer's creator, used by the rank's thread
         this.host = arena.allocate(bytes, 8);
@@ -78,21 +80,19 @@ final class LlTrace implements AutoCloseable {
             }
         }
         long call = calls++;
+        long[] seen = new long[blocks];
         for (int p = 0; p < POINTS.length; p++) {
-            long first = Long.MAX_VALUE;
-            long last = 0;
             int reached = 0;
             for (int b = 0; b < blocks; b++) {
                 long t = host.getAtIndex(ValueLayout.JAVA_LONG, (long) b * n + p);
                 if (t != 0) {
-                    first = Math.min(first, t);
-                    last = Math.max(last, t);
-                    reached++;
+                    seen[reached++] = t - origin;
                 }
             }
             if (reached > 0) {
-                out.println(call + "," + kernel + "," + POINTS[p] + "," + (first - origin) + "," + (last - origin) + ","
-                        + reached);
+                Arrays.sort(seen, 0, reached);
+                out.println(call + "," + kernel + "," + POINTS[p] + "," + seen[0] + "," + seen[reached - 1] + ","
+                        + reached + "," + seen[reached / 2]);
             }
         }
     }

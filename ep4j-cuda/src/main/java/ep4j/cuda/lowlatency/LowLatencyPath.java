@@ -313,7 +313,7 @@ public final class LowLatencyPath implements AutoCloseable {
                 .set(LlParams.FIRST_K, base + loc.firstK())
                 .set(LlParams.DTOPK, base + loc.dispatchTopk())
                 .set(LlParams.O_DATA, heap.data())
-                .set(LlParams.O_LIST, heap.list())
+                .set(LlParams.O_HDR, heap.headers())
                 .set(LlParams.O_CNT, heap.count())
                 .set(LlParams.O_CREG, heap.combineRows())
                 .set(LlParams.SLOT, s)

@@ -23,7 +23,7 @@ public final class HeapLayout {
     }
 
     /** One low-latency slot of the heap (ll_common.cuh). */
-    public record LlSlot(long data, long list, long count, long combineRows) {
+    public record LlSlot(long data, long headers, long count, long combineRows) {
     }
 
     /** One low-latency slot's packed outputs and handle, in local memory. */
@@ -97,8 +97,8 @@ public final class HeapLayout {
                 llCapacity = (long) ranks * llMaxTokens;
                 long row = 2L * hidden;
                 for (int s = 0; s < 2; s++) {
-                    ll[s] = new LlSlot(take(llCapacity * row), take(4L * llLocalExperts * llCapacity),
-                            take(4L * llLocalExperts * ranks), take((long) llMaxTokens * maxTopk * row));
+                    ll[s] = new LlSlot(take(llCapacity * row), take(8L * llCapacity * maxTopk),
+                            take(4L * (llLocalExperts + 1) * ranks), take((long) llMaxTokens * maxTopk * row));
                 }
             } else {
                 llMaxTokens = 0;
