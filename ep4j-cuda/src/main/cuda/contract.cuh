@@ -146,9 +146,11 @@ struct CallRecord;
   A(unsigned long long, dispatch_arrive, kSignalLine)   /* rows of the dispatch are in place */      \
   A(unsigned long long, combine_ready, kSignalLine)     /* the source's combine input is readable */ \
   A(unsigned long long, combine_done, kSignalLine)      /* the source finished reading ours */       \
-  A(unsigned long long, ll_dispatch_data, 2 * kSignalLine)  /* [slot][source]: rows sent */          \
+  A(unsigned long long, ll_dispatch_data, 2 * kSignalLine)  /* [slot][source]: send blocks done */    \
+  A(unsigned long long, ll_dispatch_poison, 2 * kSignalLine) /* [slot][source]: last failed call */  \
   A(unsigned long long, ll_dispatch_free, 2 * kSignalLine)  /* [slot][receiver]: receives done */    \
   A(unsigned long long, ll_combine_data, 2 * kSignalLine)                                            \
+  A(unsigned long long, ll_combine_poison, 2 * kSignalLine)                                          \
   A(unsigned long long, ll_combine_free, 2 * kSignalLine)                                            \
   /* Written by this rank, read by peers after combine_ready. */                                     \
   F(long long, combine_x_offset)        /* this rank's combine input x, from its heap base */        \

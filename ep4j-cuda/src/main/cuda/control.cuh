@@ -173,6 +173,42 @@ __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long lo
   return true;
 }
 
+// Spins until a count that every block of peer `peer`'s launch raises by one reaches `target`
+// (n * blocks: its call n is complete), then fails when the peer's poison word names call n
+// (kPeerFailed: that call failed there), on the abort word (kAbortWord or above: blocks may add
+// after the host wrote it), on the timeout (kTimeout, naming the peer and the calls seen) or when
+// the op already failed here.
+__device__ __forceinline__ bool wait_count(const Op& op, const unsigned long long* count,
+                                           const unsigned long long* poison, unsigned long long n, int blocks, int peer,
+                                           int wait, long long timeout_ns) {
+  const unsigned long long target = n * (unsigned long long)blocks;
+  unsigned long long v = load_acquire_sys(count);
+  if (v < target) {
+    const uint64_t start = global_timer_ns();
+    for (unsigned int spin = 1;; spin++) {
+      v = load_acquire_sys(count);
+      if (v >= target) break;
+      if ((spin & 255u) == 0) {
+        if (op_failed(op)) return false;
+        if ((long long)(global_timer_ns() - start) > timeout_ns) {
+          op_error(op, kTimeout, peer, (long long)(v / (unsigned long long)blocks), (long long)n, wait);
+          return false;
+        }
+      }
+    }
+  }
+  const unsigned long long failed = load_volatile_u64(poison);
+  if (v >= kAbortWord || failed >= kAbortWord) {
+    op_error(op, kAborted, peer, 0, (long long)n, wait);
+    return false;
+  }
+  if (failed == n) {
+    op_error(op, kPeerFailed, peer, (long long)n, (long long)n, wait);
+    return false;
+  }
+  return true;
+}
+
 // Threads [0, R) of the block wait for word [j] of `line` (this rank's control block) to reach
 // n, while warps 1.. run `work` (a bool(): false when the thread found the op cannot go on), so
 // the wait's latency hides behind other loads; block-uniform result: whether every peer's call n

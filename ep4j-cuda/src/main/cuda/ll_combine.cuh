@@ -62,7 +62,7 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
 }
 
 __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& op, unsigned long long n) {
-  const int R = p.ranks, K = p.topk, H = p.hidden, T = p.num_tokens;
+  const int K = p.topk, H = p.hidden, T = p.num_tokens;
   const int lane = threadIdx.x & 31;
   // A warp unit is kVec * 256 channels of one token: lane i sums channels i*8 .. i*8+7 of each
   // 256. Every lane has kBatch * kVec 16-byte loads in flight before its first FMA, and at 128
@@ -81,7 +81,7 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
     e_first = ll_topk(p, i);
     w_first = p.weights[i];
   }
-  const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_combine_data, p.slot), n, R, kWaitLlCombineData, p.timeout_ns);
+  const bool ok = ll_wait_data<LlCombineWords>(p, op, n, kWaitLlCombineData);
   ll_trace(p, kLlDataSeen);
   if (ok) {
     bool first_unit = true;

@@ -157,6 +157,7 @@ __device__ __forceinline__ void ll_copy_chunk(uint8_t* dst, const uint8_t* src, 
 struct LlDispatchWords {
   static constexpr int kOperation = kOpLlDispatch;
   static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_dispatch_data; }
+  static __device__ __forceinline__ unsigned long long* poison(Control* c) { return c->ll_dispatch_poison; }
   static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_dispatch_free; }
   static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_dispatch_sent; }
   static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_dispatch_received; }
@@ -166,21 +167,47 @@ struct LlDispatchWords {
 struct LlCombineWords {
   static constexpr int kOperation = kOpLlCombine;
   static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_combine_data; }
+  static __device__ __forceinline__ unsigned long long* poison(Control* c) { return c->ll_combine_poison; }
   static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_combine_free; }
   static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_combine_sent; }
   static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_combine_received; }
   static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_combine_op; }
 };
 
-// The end of a send half: once every block's rows are out (a system fence: they went to peers),
-// the last block tells every destination that call n's rows are in place and records the call.
+// Whether every source's send half of call n arrived unpoisoned (threads [0, R) wait, one per
+// source; block-uniform).
+template <class W>
+__device__ __forceinline__ bool ll_wait_data(const LlParams& p, const Op& op, unsigned long long n, int wait) {
+  __shared__ int ok;
+  if (threadIdx.x == 0) ok = 1;
+  __syncthreads();
+  if (threadIdx.x < p.ranks) {
+    const int j = threadIdx.x;
+    if (!wait_count(op, ll_line(W::data(op.ctrl), p.slot) + j, ll_line(W::poison(op.ctrl), p.slot) + j, n,
+                    p.send_blocks, j, wait, p.timeout_ns))
+      ok = 0;
+  }
+  __syncthreads();
+  return ok != 0;
+}
+
+// The end of a send half: every block tells every destination that its rows of call n are in
+// place, by adding one to this rank's count there (after a system fence: the rows went to peers;
+// the barrier orders the block's other threads' writes before it), first naming call n in this
+// rank's poison word there when the op failed here. A receiver waits for send_blocks arrivals
+// per call (wait_count), so no block waits for the others. The last block records the call.
 template <class W>
 __device__ __forceinline__ void ll_send_end(const LlParams& p, const Op& op, unsigned long long n) {
   ll_trace(p, kLlRowsSent);
-  if (!last_block_done(&op.ctrl->block_counter[2])) return;
+  __syncthreads();
+  if (threadIdx.x < p.ranks) {
+    Control* peer = control_of(p, threadIdx.x);
+    if (op_failed(op)) *reinterpret_cast<volatile unsigned long long*>(ll_line(W::poison(peer), p.slot) + p.rank) = n;
+    __threadfence_system();
+    add_relaxed_sys(ll_line(W::data(peer), p.slot) + p.rank, 1);
+  }
+  if (!last_block_done(&op.ctrl->block_counter[2], false)) return;
   ll_trace(p, kLlAllSent);
-  if (threadIdx.x < p.ranks)
-    signal_peer(ll_line(W::data(control_of(p, threadIdx.x)), p.slot), p.rank, signal_value(op, n));
   if (threadIdx.x == 0) {
     W::sent(op.ctrl)[p.slot] = n;
     if (p.phase == kLlSend) {  // the receive launch ends the op; later ops take the next numbers

@@ -320,7 +320,7 @@ __device__ __forceinline__ LlPackUnit ll_load_pack_unit(const LlParams& p, long 
 // (rows of le from sources below j) + pos.
 __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op& op, unsigned long long n, LlShared& sm) {
   const int R = p.ranks, L = p.local_experts, N = p.max_tokens;
-  const bool ok = block_wait_all(op, ll_line(op.ctrl->ll_dispatch_data, p.slot), n, R, kWaitLlDispatchData, p.timeout_ns);
+  const bool ok = ll_wait_data<LlDispatchWords>(p, op, n, kWaitLlDispatchData);
   ll_trace(p, kLlDataSeen);
   if (ok) {
     __shared__ int s_tokens[kMaxRanks], s_topk[kMaxRanks];

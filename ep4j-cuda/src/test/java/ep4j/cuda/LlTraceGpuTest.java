@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("gpu")
 class LlTraceGpuTest {
-    private static final String[] IN_ORDER = {"entry", "freeSeen", "allSent", "dataSeen", "allDone", "end"};
+    private static final String[] IN_ORDER = {"entry", "freeSeen", "rowsSent", "dataSeen", "allDone", "end"};
 
     @Test
     void synchronousCallsWriteATimelinePerRank(@TempDir Path dir) throws IOException {
@@ -82,6 +82,16 @@ class LlTraceGpuTest {
                 }
                 assertEquals(0, last.get(call + "," + kernel + ",entry")[0], "times count from the first block's entry");
                 assertEquals(1, last.get(call + "," + kernel + ",end")[2], "only the last block ends the op");
+                // A receiver counts every block of every source in, this rank's own included: no
+                // block sees the data before the last block of this rank has sent its rows. The
+                // last send block's bookkeeping (allSent) may come after the data is seen.
+                long[] sent = last.get(call + "," + kernel + ",rowsSent");
+                long[] seen = last.get(call + "," + kernel + ",dataSeen");
+                long[] allSent = last.get(call + "," + kernel + ",allSent");
+                assertTrue(seen[0] >= sent[1], "rank " + rank + " call " + call + " " + kernel + ": data seen at "
+                        + seen[0] + " before this rank's last block sent its rows at " + sent[1]);
+                assertTrue(allSent != null && allSent[2] == 1 && allSent[0] >= sent[1], "rank " + rank + " call " + call
+                        + " " + kernel + ": allSent " + (allSent == null ? "missing" : allSent[0] + " x" + allSent[2]));
             }
         }
     }

@@ -15,8 +15,10 @@ public final class ControlLayout {
     public static final CStruct.I64s COMBINE_READY = B.u64s("combine_ready", SIGNAL_LINE);
     public static final CStruct.I64s COMBINE_DONE = B.u64s("combine_done", SIGNAL_LINE);
     public static final CStruct.I64s LL_DISPATCH_DATA = B.u64s("ll_dispatch_data", 2 * SIGNAL_LINE);
+    public static final CStruct.I64s LL_DISPATCH_POISON = B.u64s("ll_dispatch_poison", 2 * SIGNAL_LINE);
     public static final CStruct.I64s LL_DISPATCH_FREE = B.u64s("ll_dispatch_free", 2 * SIGNAL_LINE);
     public static final CStruct.I64s LL_COMBINE_DATA = B.u64s("ll_combine_data", 2 * SIGNAL_LINE);
+    public static final CStruct.I64s LL_COMBINE_POISON = B.u64s("ll_combine_poison", 2 * SIGNAL_LINE);
     public static final CStruct.I64s LL_COMBINE_FREE = B.u64s("ll_combine_free", 2 * SIGNAL_LINE);
     public static final CStruct.I64 COMBINE_X_OFFSET = B.i64("combine_x_offset");
     public static final CStruct.I64 COMBINE_W_OFFSET = B.i64("combine_w_offset");
