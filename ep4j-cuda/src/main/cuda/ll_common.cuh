@@ -10,10 +10,13 @@
 //   cnt   [L][R] int32: how many tokens source j sends to local expert le; then [R] int32, source
 //         j's T_j | K_j << kLlTokenBits;
 //   creg  [N][Kmax] bf16 rows: the expert output of (token, firstK) sent back by combine.
-// Control words (Control, control.cuh), per slot s and rank j, each holding a call number:
-//   ll_dispatch_data[s][j] in a receiver: j's rows of its call n on slot s are in place;
-//   ll_dispatch_free[s][j] in a sender: j has finished receiving its call n on slot s, so the
-//     sender may overwrite j's slot with call n + 1; ll_combine_* the same for combine.
+// Control words (Control, control.cuh), per slot s and rank j:
+//   ll_dispatch_data[s][j] in a receiver: how many of j's send blocks have put their rows of
+//     slot s in place, over all calls (send_blocks per call: call n is complete at n * blocks);
+//   ll_dispatch_poison[s][j] next to it: the last call of j's on slot s that failed there;
+//   ll_dispatch_free[s][j] in a sender: j has finished receiving its call n on slot s (a call
+//     number), so the sender may overwrite j's slot with call n + 1;
+//   ll_combine_* the same for combine.
 // The counters that number the calls (ll_dispatch_sent[s], ...) advance in the kernels, so a
 // graph replays a call with the same parameters. A launch runs the send half, the receive half
 // or both (LlPhase): without a hook one launch does it all; with a hook the send launch returns
@@ -54,7 +57,7 @@ enum LlTracePoint : int {
   kLlFreeSeen = 1,      // send: the receivers released our previous call on this slot
   kLlListed = 2,        // dispatch send: header places and counts written (thread 0's experts)
   kLlRowsSent = 3,      // send: this block's rows written
-  kLlAllSent = 4,       // send: every block's rows written and fenced (last block)
+  kLlAllSent = 4,       // send: every block has counted its rows in at the destinations (last block)
   kLlDataSeen = 5,      // receive: every source signalled its rows
   kLlScanned = 6,       // receive: prefix sums done
   kLlRowsDone = 7,      // receive: this block's rows packed (dispatch) or summed (combine)
