@@ -92,18 +92,34 @@ public final class Exchange implements AutoCloseable {
             }
             ControlBlock b = blocks[p];
             int peer = p;
-            waits.until(op, p, b::posted, seq, Waits.OnPeerFailure.IGNORE, () -> "peer " + peer + " posted call #"
-                    + b.posted() + ", this rank waits for call #" + seq + " (" + signature + ")");
-            String theirs = b.signature(seq);
-            if (theirs == null) {
-                throw new EpException("collective calls out of step on rank " + rank + ": peer " + p + " is more than "
-                        + ControlBlock.RING + " calls ahead of call #" + seq + " (" + signature + ")");
+            try {
+                waits.until(op, p, b::posted, seq, Waits.OnPeerFailure.IGNORE, () -> "peer " + peer + " posted call #"
+                        + b.posted() + ", this rank waits for call #" + seq + " (" + signature + ")");
+            } catch (EpException e) {
+                // A peer that found a mismatch first may close before this rank has looked at
+                // every post: the mismatch, not the closed peer, is the news.
+                for (int q = 0; q < ranks; q++) {
+                    if (q != rank && blocks[q].posted() >= seq) {
+                        checkSame(q, seq, signature, mine);
+                    }
+                }
+                throw e;
             }
-            if (!theirs.equals(mine)) {
-                throw new EpException("collective mismatch on rank " + rank + ": call #" + seq + " is " + signature
-                        + " here but " + theirs + " on rank " + p
-                        + " (every rank must make the same calls on a buffer, in the same order)");
-            }
+            checkSame(p, seq, signature, mine);
+        }
+    }
+
+    /** Fails when peer {@code p}'s posted call {@code seq} is not this rank's ({@code mine}). */
+    private void checkSame(int p, long seq, String signature, String mine) {
+        String theirs = blocks[p].signature(seq);
+        if (theirs == null) {
+            throw new EpException("collective calls out of step on rank " + rank + ": peer " + p + " is more than "
+                    + ControlBlock.RING + " calls ahead of call #" + seq + " (" + signature + ")");
+        }
+        if (!theirs.equals(mine)) {
+            throw new EpException("collective mismatch on rank " + rank + ": call #" + seq + " is " + signature
+                    + " here but " + theirs + " on rank " + p
+                    + " (every rank must make the same calls on a buffer, in the same order)");
         }
     }
 
