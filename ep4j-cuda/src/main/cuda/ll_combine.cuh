@@ -42,8 +42,7 @@ __device__ __forceinline__ void ll_combine_send(const LlParams& p, const Op& op,
     const int row_bytes = p.hidden * 2;
     const int chunks = (row_bytes + kLlChunkBytes - 1) / kLlChunkBytes;
     const long long units = (long long)sm.off[L] * chunks;
-    for (long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5); u < units;
-         u += (long long)gridDim.x * kLlWarps) {
+    for (long long u = ll_warp_unit(); u < units; u += (long long)gridDim.x * kLlWarps) {
       const int q = (int)(u / chunks), chunk = (int)(u % chunks);
       const int le = ll_find(sm.off, L, q);
       const int row = q - sm.off[le];
@@ -72,7 +71,7 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
   constexpr int kBatch = 8;  // expert rows loaded before the first is summed
   const int parts = (H + kPart - 1) / kPart;
   const long long units = (long long)T * parts;
-  const long long u0 = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5);
+  const long long u0 = ll_warp_unit();
   // The first unit's top-k slots and weights are inputs, not peer data: loaded before the wait.
   long long e_first = -1;
   float w_first = 0.0f;

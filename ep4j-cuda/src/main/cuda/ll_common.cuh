@@ -71,6 +71,14 @@ __device__ __forceinline__ void ll_trace(const LlParams& p, LlTracePoint at, uns
   if (p.trace != nullptr && threadIdx.x == thread) p.trace[blockIdx.x * kLlTracePoints + at] = global_timer_ns();
 }
 
+// The first unit of this warp's share of a grid-wide loop (later ones every gridDim.x * kLlWarps):
+// units are dealt across the blocks first, so that every SM gets some when there are about as
+// many units as warps (128 tokens: 1792 units for 2112 warps, which dealt block by block left
+// 20 SMs without any).
+__device__ __forceinline__ long long ll_warp_unit() {
+  return (long long)(threadIdx.x >> 5) * gridDim.x + blockIdx.x;
+}
+
 // Word [0] of slot s's line of a per-slot signal array.
 __device__ __forceinline__ unsigned long long* ll_line(unsigned long long* lines, int slot) {
   return lines + slot * kSignalLine;

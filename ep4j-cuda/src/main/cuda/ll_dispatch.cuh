@@ -331,7 +331,7 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
     const int chunks = (p.x_row_bytes + kLlPackBytes - 1) / kLlPackBytes;
     const long long units = (long long)R * N * chunks;
     const long long stride = (long long)gridDim.x * kLlWarps;
-    long long u = (long long)blockIdx.x * kLlWarps + (threadIdx.x >> 5);
+    long long u = ll_warp_unit();
     LlPackUnit w = {};
     if (u < units) w = ll_load_pack_unit(p, u, chunks, lane);
     if (threadIdx.x < R) {
