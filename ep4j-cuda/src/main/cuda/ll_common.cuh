@@ -163,27 +163,24 @@ __device__ __forceinline__ void ll_copy_chunk(uint8_t* dst, const uint8_t* src, 
 
 // ------------------------------------------------------------------------------ a call's frame
 
-// The control words of one kind of low-latency call; the two calls differ in nothing else at the
-// ends of their halves (ll_send_end, ll_receive_end) and in their launch (ll_launch).
-struct LlDispatchWords {
-  static constexpr int kOperation = kOpLlDispatch;
-  static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_dispatch_data; }
-  static __device__ __forceinline__ unsigned long long* poison(Control* c) { return c->ll_dispatch_poison; }
-  static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_dispatch_free; }
-  static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_dispatch_sent; }
-  static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_dispatch_received; }
-  static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_dispatch_op; }
-};
-
-struct LlCombineWords {
-  static constexpr int kOperation = kOpLlCombine;
-  static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_combine_data; }
-  static __device__ __forceinline__ unsigned long long* poison(Control* c) { return c->ll_combine_poison; }
-  static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_combine_free; }
-  static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_combine_sent; }
-  static __device__ __forceinline__ unsigned long long* received(Control* c) { return c->ll_combine_received; }
-  static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_combine_op; }
-};
+// The control words of one kind of low-latency call (Control::ll_<kind>_*); the two calls differ
+// in nothing else at the ends of their halves (ll_send_end, ll_receive_end) and in their launch
+// (ll_launch).
+#define EP4J_LL_WORDS(Name, kind, operation)                                                                 \
+  struct Name {                                                                                             \
+    static constexpr int kOperation = operation;                                                            \
+    static __device__ __forceinline__ unsigned long long* data(Control* c) { return c->ll_##kind##_data; }  \
+    static __device__ __forceinline__ unsigned long long* poison(Control* c) { return c->ll_##kind##_poison; } \
+    static __device__ __forceinline__ unsigned long long* free(Control* c) { return c->ll_##kind##_free; }  \
+    static __device__ __forceinline__ unsigned long long* sent(Control* c) { return c->ll_##kind##_sent; }  \
+    static __device__ __forceinline__ unsigned long long* received(Control* c) {                            \
+      return c->ll_##kind##_received;                                                                       \
+    }                                                                                                       \
+    static __device__ __forceinline__ unsigned long long* op(Control* c) { return c->ll_##kind##_op; }      \
+  };
+EP4J_LL_WORDS(LlDispatchWords, dispatch, kOpLlDispatch)
+EP4J_LL_WORDS(LlCombineWords, combine, kOpLlCombine)
+#undef EP4J_LL_WORDS
 
 // Whether every source's send half of call n arrived unpoisoned (threads [0, R) wait, one per
 // source; block-uniform).
