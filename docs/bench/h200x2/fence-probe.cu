@@ -70,16 +70,8 @@ __global__ void __launch_bounds__(512) bulk_probe(const long long* src, int coun
   __syncthreads();
   if (threadIdx.x >= 32) {
     const uint64_t t0 = now_ns();
-    uint32_t done = 0;
-    while (!done) {
-      asm volatile(
-          "{\n .reg .pred ready;\n"
-          " mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n"
-          " selp.u32 %0, 1, 0, ready;\n}"
-          : "=r"(done)
-          : "r"(ep4j::shared_address(&bar)), "r"(0u)
-          : "memory");
-      if (!done && now_ns() - t0 > 100000000ull) {  // 100 ms
+    while (!ep4j::barrier_try_wait(&bar, 0u)) {
+      if (now_ns() - t0 > 100000000ull) {  // 100 ms
         atomicAdd(bad, 1000000);
         return;
       }

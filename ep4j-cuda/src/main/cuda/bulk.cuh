@@ -26,16 +26,22 @@ __device__ __forceinline__ void barrier_expect_bytes(uint64_t* bar, uint32_t byt
                : "memory");
 }
 
+// One try: whether the barrier's phase `parity` has completed (the hardware may hold the thread
+// a while before it answers no).
+__device__ __forceinline__ bool barrier_try_wait(uint64_t* bar, uint32_t parity) {
+  uint32_t done;
+  asm volatile(
+      "{\n .reg .pred ready;\n"
+      " mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n"
+      " selp.u32 %0, 1, 0, ready;\n}"
+      : "=r"(done)
+      : "r"(shared_address(bar)), "r"(parity)
+      : "memory");
+  return done != 0;
+}
+
 __device__ __forceinline__ void barrier_wait(uint64_t* bar, uint32_t parity) {
-  uint32_t done = 0;
-  while (!done) {
-    asm volatile(
-        "{\n .reg .pred ready;\n"
-        " mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n"
-        " selp.u32 %0, 1, 0, ready;\n}"
-        : "=r"(done)
-        : "r"(shared_address(bar)), "r"(parity)
-        : "memory");
+  while (!barrier_try_wait(bar, parity)) {
   }
 }
 
