@@ -194,23 +194,28 @@ struct CallRecord;
   F(int*, tokens_per_expert)        /* out [E] */                       \
   F(uint8_t*, is_token_in_rank)     /* out [T, R] */
 
-#define EP4J_NOTIFY_PARAMS(F, A)                                                              \
-  EP4J_COMMON_PARAMS(F, A)                                                                    \
-  F(int, num_tokens)                                                                          \
+// The count exchange's inputs and outputs (DESIGN 2.2), the same in the two launches that can run
+// it: ep4j_notify, and ep4j_dispatch_bulk with DispatchParams::exchange = 1.
+#define EP4J_EXCHANGE_PARAMS(F, A)                                                            \
   F(int, num_experts)                                                                         \
-  F(int, local_experts)                                                                       \
   F(int, expert_alignment)                                                                    \
-  F(int, worst_rows)                   /* > 0: rows each receiver has; more is an error */    \
-  F(int, pad)                                                                                 \
   F(long long, o_mailbox)              /* [2][kMaxRanks][kMaxRanks + kMaxExperts] ints */      \
   F(const uint8_t*, is_token_in_rank)  /* [T, R] from the layout */                           \
   F(const int*, tokens_per_expert)     /* [E] from the layout */                              \
   F(uint8_t*, handle_in_rank)          /* out [T, R]: the handle's copy of is_token_in_rank */ \
-  F(int*, send_row)                    /* out [T, R]: row of token t on rank j, or -1 */      \
   F(int*, recv_offsets)                /* out [R + 1] */                                      \
   F(int*, recv_tokens_per_expert)      /* out [L], aligned */                                 \
-  F(int*, recv_total)                  /* out: rows this rank receives */                     \
   F(HostSummary*, summary)             /* out, host-mapped */
+
+#define EP4J_NOTIFY_PARAMS(F, A)                                                              \
+  EP4J_COMMON_PARAMS(F, A)                                                                    \
+  F(int, num_tokens)                                                                          \
+  F(int, local_experts)                                                                       \
+  F(int, worst_rows)                   /* > 0: rows each receiver has; more is an error */    \
+  F(int, pad)                                                                                 \
+  F(int*, send_row)                    /* out [T, R]: row of token t on rank j, or -1 */      \
+  F(int*, recv_total)                  /* out: rows this rank receives */                     \
+  EP4J_EXCHANGE_PARAMS(F, A)
 
 #define EP4J_DISPATCH_PARAMS(F, A)                                                          \
   EP4J_COMMON_PARAMS(F, A)                                                                  \
@@ -223,18 +228,19 @@ struct CallRecord;
   F(int, worst_rows)                 /* > 0: fill rows [recv_total, worst_rows) */          \
   F(int, order)                      /* 0: peers' items first; 1: destinations interleaved */ \
   F(int, cached)                     /* 1: positions from a handle, no count exchange */    \
-  F(int, pad)                                                                               \
+  F(int, exchange)                   /* 1: this launch runs the count exchange (bulk only) */ \
   F(const uint8_t*, x)                                                                      \
   F(const uint8_t*, scales)                                                                 \
   F(const void*, topk_idx)                                                                  \
   F(const float*, topk_weights)                                                             \
-  F(const int*, send_row)            /* [T, R] */                                           \
-  F(const int*, recv_total)          /* this rank's received rows (worst mode tail fill) */ \
+  F(int*, send_row)                  /* [T, R]; written here when exchange */               \
+  F(int*, recv_total)                /* this rank's received rows; written when exchange */ \
   F(long long, o_x)                  /* this slot's outputs, from every heap's base */      \
   F(long long, o_scales)                                                                    \
   F(long long, o_idx)                                                                       \
   F(long long, o_weights)            /* -1: no weights */                                   \
-  F(long long, o_source)
+  F(long long, o_source)                                                                    \
+  EP4J_EXCHANGE_PARAMS(F, A)         /* used when exchange */
 
 #define EP4J_COMBINE_PARAMS(F, A)                                                      \
   EP4J_COMMON_PARAMS(F, A)                                                             \

@@ -1,12 +1,13 @@
 // Normal dispatch: each sender writes every token straight into its final row in each
-// destination's heap (this call's slot; positions fixed by ep4j_notify, or by a cached
+// destination's heap (this call's slot; positions fixed by the count exchange, or by a cached
 // handle), then signals arrival. The last launch of a dispatch op.
 // Two kernels share the parameters and the row metadata code: ep4j_dispatch_bulk (rows staged
-// in shared memory and sent with bulk copies, the default) and ep4j_dispatch (16-byte copies by
-// the lanes, for rows too large for the bulk kernel's ring).
+// in shared memory and sent with bulk copies, the default; it runs the count exchange itself)
+// and ep4j_dispatch (16-byte copies by the lanes, for rows too large for the bulk kernel's ring;
+// ep4j_notify runs the exchange before it).
 #pragma once
 #include "bulk.cuh"
-#include "control.cuh"
+#include "exchange.cuh"
 
 namespace ep4j {
 
@@ -78,8 +79,8 @@ __device__ __forceinline__ void write_row_meta(const DispatchParams& p, int d, i
 
 // Worst-sized outputs: the rows nobody sends to us hold zeros, expert -1, weight 0 and source -1
 // (DESIGN 2.2). Every thread of the grid takes part.
-__device__ __forceinline__ void fill_unused_rows(const DispatchParams& p) {
-  const long long first = *p.recv_total, last = p.worst_rows;
+__device__ __forceinline__ void fill_unused_rows(const DispatchParams& p, long long first) {
+  const long long last = p.worst_rows;
   if (first >= last) return;
   const long long worker = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   const long long workers = (long long)gridDim.x * blockDim.x;
@@ -96,11 +97,17 @@ __device__ __forceinline__ void fill_unused_rows(const DispatchParams& p) {
   }
 }
 
-// The start of the copy: this op's number and the dispatch's call number, and, for a cached
-// dispatch (no count exchange), a barrier: every receiver must have reached this call before
-// a sender writes into its slot. Whether the block may write (no failure so far).
-__device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, unsigned long long& n) {
-  op = op_begin(p, kOpDispatch, &Control::dispatch_calls, n);
+// The start of the copy: this op's number, the dispatch's call number n and, when the launch runs
+// the count exchange, the exchange's nx; for a cached dispatch (no count exchange), a barrier:
+// every receiver must have reached this call before a sender writes into its slot. (The exchange
+// is that barrier for the others.) Whether the block may write (no failure so far).
+__device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, unsigned long long& n,
+                                               unsigned long long& nx) {
+  Control* c = my_control(p);
+  const Words w = block_load_words(&c->ops, &c->dispatch_calls, p.exchange ? &c->notify_calls : nullptr);
+  op = op_at(p, w.v[0], kOpDispatch);
+  n = w.v[1] + 1;
+  nx = w.v[2] + 1;
   if (p.cached) {
     if (blockIdx.x == 0 && threadIdx.x < p.ranks)
       signal_peer(control_of(p, threadIdx.x)->dispatch_ready, p.rank, signal_value(op, n));
@@ -113,7 +120,8 @@ __device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, 
 
 // The last block to finish tells every destination that our rows are in place, then waits
 // until every source has told us, so the op ends only with the whole output written.
-__device__ __forceinline__ void dispatch_end(const DispatchParams& p, const Op& op, unsigned long long n) {
+__device__ __forceinline__ void dispatch_end(const DispatchParams& p, const Op& op, unsigned long long n,
+                                             unsigned long long nx) {
   if (!last_block_done(&op.ctrl->block_counter[0])) return;
   if (threadIdx.x == 0) op.ctrl->task_counter[0] = 0;  // every warp has finished taking items
   if (threadIdx.x < p.ranks) signal_peer(control_of(p, threadIdx.x)->dispatch_arrive, p.rank, signal_value(op, n));
@@ -122,6 +130,7 @@ __device__ __forceinline__ void dispatch_end(const DispatchParams& p, const Op& 
   __syncthreads();
   if (threadIdx.x == 0) {
     op.ctrl->dispatch_calls = n;
+    if (p.exchange) op.ctrl->notify_calls = nx;  // read at every block's start: advanced last
     op_end(op);
   }
 }
@@ -133,8 +142,8 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
   const int lane = threadIdx.x & 31;
   const int R = p.ranks;
   Op op;
-  unsigned long long n;
-  if (dispatch_begin(p, op, n)) {
+  unsigned long long n, nx;
+  if (dispatch_begin(p, op, n, nx)) {
     const int chunks = (p.num_tokens + kDispatchChunk - 1) / kDispatchChunk;
     const int remote_tasks = (R - 1) * chunks;
     const int tasks = R * chunks;
@@ -195,10 +204,10 @@ extern "C" __global__ void __launch_bounds__(ep4j::kDispatchThreads) ep4j_dispat
       for (int i = 0; i < rows_in_item; i++)
         write_row_meta(p, d, __shfl_sync(0xffffffffu, slot_token, i), __shfl_sync(0xffffffffu, slot_row, i), lane);
     }
-    if (p.worst_rows > 0) fill_unused_rows(p);
+    if (p.worst_rows > 0) fill_unused_rows(p, *p.recv_total);
   }
 
-  dispatch_end(p, op, n);
+  dispatch_end(p, op, n, nx);
 }
 
 namespace ep4j {
@@ -242,9 +251,10 @@ __device__ __forceinline__ TokenRouting load_routing(const DispatchParams& p, in
 // and its scales when they are whole 16-byte pieces): it loads a token once from local HBM,
 // then one lane sends it to every destination with one bulk store per piece (whole rows, so
 // the links see long writes, never 16-byte interleaving) while the other lanes write the
-// translated top-k slots and the source index from registers. Warps take tokens strided over
-// the grid, so every warp sees the same mix of destinations. The host sizes the ring (dynamic
-// shared memory) and picks the plain kernel above when a row is too large for two slots.
+// translated top-k slots and the source index from registers. A warp's tokens are contiguous
+// (warp_tokens), which lets the blocks run the count exchange themselves (p.exchange,
+// exchange.cuh) while the first rows load. The host sizes the ring (dynamic shared memory) and
+// picks the plain kernel above when a row is too large for two slots.
 extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
     ep4j_dispatch_bulk(const __grid_constant__ ep4j::DispatchParams p) {
   using namespace ep4j;
@@ -253,8 +263,8 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const int R = p.ranks;
   Op op;
-  unsigned long long n;
-  if (dispatch_begin(p, op, n)) {
+  unsigned long long n, nx;
+  if (dispatch_begin(p, op, n, nx)) {
     const bool bulk_scales = p.scale_bytes > 0 && (p.scale_bytes & 15) == 0;
     const uint32_t row_bytes = (uint32_t)p.row_bytes, scale_bytes = (uint32_t)p.scale_bytes;
     const int x_stride = (p.row_bytes + 127) & ~127;
@@ -271,9 +281,9 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
     }
     __syncwarp();
 
-    const int workers = gridDim.x * warps, worker = blockIdx.x * warps + warp;
-    const int mine = worker < p.num_tokens ? (p.num_tokens - worker + workers - 1) / workers : 0;
-    auto token = [&](int i) { return worker + i * workers; };
+    const WarpTokens tokens = warp_tokens(p.num_tokens, warp, warps);
+    const int mine = tokens.end - tokens.begin;
+    auto token = [&](int i) { return tokens.begin + i; };
     auto load = [&](int i) {
       const int s = i % stages;
       const long long t = token(i);
@@ -284,9 +294,17 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
     };
     if (lane == 0)
       for (int i = 0; i < min(stages, mine); i++) load(i);
+    int total = 0;  // rows this rank receives (the tail of a worst-sized output is filled from there)
+    const bool go = p.exchange ? dispatch_exchange(p, op, nx, total) : true;
+    if (!p.exchange && p.worst_rows > 0) total = *p.recv_total;
+    if (!go) {  // the rows in flight land before the block ends; nothing is sent
+      if (lane == 0)
+        for (int i = 0; i < min(stages, mine); i++) barrier_wait(&full[i], 0u);
+      __syncwarp();
+    }
 
-    TokenRouting next = load_routing(p, mine > 0 ? token(0) : -1, lane);
-    for (int i = 0; i < mine; i++) {
+    TokenRouting next = load_routing(p, go && mine > 0 ? token(0) : -1, lane);
+    for (int i = 0; go && i < mine; i++) {
       const int t = token(i);
       const int s = i % stages;
       const TokenRouting cur = next;
@@ -326,8 +344,8 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
       bulk_wait_all();
       __threadfence_system();
     }
-    if (p.worst_rows > 0) fill_unused_rows(p);
+    if (go && p.worst_rows > 0) fill_unused_rows(p, total);
   }
 
-  dispatch_end(p, op, n);
+  dispatch_end(p, op, n, nx);
 }

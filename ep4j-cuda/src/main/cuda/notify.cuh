@@ -1,14 +1,10 @@
-// Count exchange before a normal dispatch: every rank learns how many rows each rank sends to
-// each other rank (and per expert), which fixes every row's final position without atomics, so
-// the received order is the one DESIGN 2.2 prescribes (source rank, then source token). The
-// first launch of a dispatch op; ep4j_dispatch ends the op.
+// The count exchange as a launch of its own (exchange.cuh), one block, before ep4j_dispatch: the
+// first launch of a dispatch op; ep4j_dispatch ends the op. ep4j_dispatch_bulk runs the exchange
+// itself and needs no launch before it.
 #pragma once
-#include "control.cuh"
+#include "exchange.cuh"
 
 namespace ep4j {
-
-// A mailbox row: tokens to each rank, then tokens per (global) expert.
-constexpr int kMailboxRow = kMaxRanks + kMaxExperts;
 
 __device__ __forceinline__ int warp_inclusive_scan(int v, int lane) {
 #pragma unroll
@@ -25,7 +21,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   using namespace ep4j;
   __shared__ int warp_sums[kMaxRanks][32];
   __shared__ int totals[kMaxRanks];
-  __shared__ int matrix[kMaxRanks][kMaxRanks];  // [source][destination]
   __shared__ int offset_on[kMaxRanks];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int R = p.ranks, T = p.num_tokens;
@@ -65,62 +60,24 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     if (d < R) excl[d] += warp_sums[d][warp];
 
   // Publish this rank's row in every rank's mailbox (the half of this call's parity), then signal.
-  const int half = (int)(n & 1ull);
-  for (int j = 0; j < R; j++) {
-    int* row = reinterpret_cast<int*>(p.heap[j] + p.o_mailbox) + ((long long)half * kMaxRanks + p.rank) * kMailboxRow;
-    for (int i = tid; i < R + p.num_experts; i += blockDim.x)
-      row[i < R ? i : kMaxRanks + (i - R)] = i < R ? totals[i] : p.tokens_per_expert[i - R];
-  }
+  exchange_publish(p, totals, n);
   __syncthreads();
   if (tid < R) {
     __threadfence_system();
     signal_peer(control_of(p, tid)->notify, p.rank, signal_value(op, n));
   }
   const bool ok = block_wait_all(op, op.ctrl->notify, n, R, kWaitNotify, p.timeout_ns);
-  // The host polls the summary's stamp instead of synchronizing the stream; it is written on
-  // failure too, after the error record, so the host never waits past the kernel.
   if (!ok) {
     if (tid == 0) {
       op.ctrl->notify_calls = n;
-      __threadfence_system();
-      store_release_sys(&p.summary->stamp, op.index + 1);
+      exchange_stamp(p, op);
     }
     return;
   }
 
-  const int* mine = reinterpret_cast<const int*>(p.heap[p.rank] + p.o_mailbox) + (long long)half * kMaxRanks * kMailboxRow;
-  if (tid < R * R) matrix[tid / R][tid % R] = mine[(tid / R) * kMailboxRow + (tid % R)];
-  __syncthreads();
-  if (tid < R) {
-    int before = 0;
-    for (int i = 0; i < p.rank; i++) before += matrix[i][tid];
-    offset_on[tid] = before;
-  }
-  if (tid == 0) {
-    int acc = 0;
-    for (int i = 0; i < R; i++) {
-      p.recv_offsets[i] = acc;
-      acc += matrix[i][p.rank];
-    }
-    p.recv_offsets[R] = acc;
-    *p.recv_total = acc;
-    p.summary->total = acc;
-    if (p.worst_rows > 0) {
-      for (int d = 0; d < R; d++) {
-        int rows = 0;
-        for (int i = 0; i < R; i++) rows += matrix[i][d];
-        if (rows > p.worst_rows) op_error(op, kWorstTokensOverflow, d, rows, p.worst_rows, 0);
-      }
-    }
-  }
-  for (int l = tid; l < p.local_experts; l += blockDim.x) {
-    long long n = 0;
-    for (int i = 0; i < R; i++) n += mine[i * kMailboxRow + kMaxRanks + p.rank * p.local_experts + l];
-    const long long a = p.expert_alignment;
-    const int aligned = (int)((n + a - 1) / a * a);
-    p.recv_tokens_per_expert[l] = aligned;
-    p.summary->tokens_per_expert[l] = aligned;
-  }
+  const int* mine = mailbox_of(p, p.rank, n);
+  if (tid < R) offset_on[tid] = exchange_base(p, mine, tid);
+  exchange_results(p, op, mine);
   __syncthreads();
 
   int next[kMaxRanks];
@@ -139,7 +96,6 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   __syncthreads();
   if (tid == 0) {
     op.ctrl->notify_calls = n;
-    __threadfence_system();
-    store_release_sys(&p.summary->stamp, op.index + 1);
+    exchange_stamp(p, op);
   }
 }

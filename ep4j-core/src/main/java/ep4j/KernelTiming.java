@@ -17,7 +17,11 @@ public interface KernelTiming {
     enum Stage {
         /** The layout kernel of {@link EpBuffer#layout}. */
         LAYOUT,
-        /** The count exchange of a fresh normal dispatch (a cached dispatch has none). */
+        /**
+         * The count exchange of a fresh normal dispatch, where it runs as a launch of its own (rows
+         * too large for the GPU backend's bulk dispatch kernel, which runs the exchange itself; a
+         * cached dispatch has none).
+         */
         NOTIFY,
         /** The row copy of a normal dispatch. */
         DISPATCH,

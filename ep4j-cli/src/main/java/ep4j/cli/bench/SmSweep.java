@@ -26,18 +26,22 @@ import java.util.Locale;
  * over iterations of the slowest rank.
  */
 public final class SmSweep {
-    /** One SM count: GPU microseconds of each kernel, and the bytes behind them (per rank, mean). */
-    public record Point(int sms, double dispatchBf16Us, double dispatchFp8Us, double combineUs, double layoutUs) {
+    /**
+     * One SM count: GPU microseconds of each kernel, and the bytes behind them (per rank, mean).
+     * exchangeUs is the count exchange alone (the first kernel of the FP8 dispatch, one block).
+     */
+    public record Point(int sms, double dispatchBf16Us, double dispatchFp8Us, double combineUs, double layoutUs,
+            double exchangeUs) {
     }
 
     public record Result(List<Point> points, double bf16BytesPerRank, double fp8BytesPerRank, double crossBf16BytesPerRank,
             double crossFp8BytesPerRank) {
 
         public Table table() {
-            Table t = new Table("sms", "layout us", "dispatch bf16 us", "GB/s", "dispatch fp8 us", "GB/s", "combine us",
-                    "GB/s");
+            Table t = new Table("sms", "layout us", "exchange us", "dispatch bf16 us", "GB/s", "dispatch fp8 us", "GB/s",
+                    "combine us", "GB/s");
             for (Point p : points) {
-                t.row(p.sms(), f(p.layoutUs()), f(p.dispatchBf16Us()), f(bf16BytesPerRank / p.dispatchBf16Us() / 1e3),
+                t.row(p.sms(), f(p.layoutUs()), f(p.exchangeUs()), f(p.dispatchBf16Us()), f(bf16BytesPerRank / p.dispatchBf16Us() / 1e3),
                         f(p.dispatchFp8Us()), f(fp8BytesPerRank / p.dispatchFp8Us() / 1e3), f(p.combineUs()),
                         f(bf16BytesPerRank / p.combineUs() / 1e3));
             }
@@ -46,7 +50,7 @@ public final class SmSweep {
 
         /** The points for bench.json (times in microseconds, logical and cross GB/s). */
         public List<BenchFile.SmPoint> json() {
-            return points.stream().map(p -> new BenchFile.SmPoint(p.sms(), p.layoutUs(), p.dispatchBf16Us(),
+            return points.stream().map(p -> new BenchFile.SmPoint(p.sms(), p.layoutUs(), p.exchangeUs(), p.dispatchBf16Us(),
                     p.dispatchFp8Us(), p.combineUs(), bf16BytesPerRank / p.dispatchBf16Us() / 1e3,
                     fp8BytesPerRank / p.dispatchFp8Us() / 1e3, bf16BytesPerRank / p.combineUs() / 1e3,
                     crossBf16BytesPerRank / p.dispatchBf16Us() / 1e3, crossFp8BytesPerRank / p.dispatchFp8Us() / 1e3,
@@ -98,7 +102,7 @@ public final class SmSweep {
             }
             RankBarrier barrier = meet.barrier(t -> { });
             // us[sms][kernel][iteration][rank]: each rank fills its own column.
-            double[][][][] us = new double[smsList.length][4][iters][ranks];
+            double[][][][] us = new double[smsList.length][5][iters][ranks];
             RankRuns.run(group, r -> {
                 EpBuffer buf = buffers.rank(r);
                 try (DispatchLayout layout = buf.layout(w.idx[r], experts)) {
@@ -114,6 +118,8 @@ public final class SmSweep {
                                 buf.dispatch(DispatchArgs.fp8(w.xFp8[r], w.scales[r]).topk(w.idx[r], w.weights[r])
                                         .layout(layout).config(cfg)).close();
                                 double fp8 = Bench.lastCallMicros(buf);
+                                double exchange = buf.kernelTiming()
+                                        .map(k -> k.lastMicros(KernelTiming.Stage.NOTIFY)).orElse(Double.NaN);
                                 try (Combined c = buf.combine(CombineArgs.of(d.x(), d.handle()).config(cfg))) {
                                     double comb = Bench.lastCallMicros(buf);
                                     if (it >= 0) {
@@ -121,6 +127,7 @@ public final class SmSweep {
                                         us[si][1][it][r] = fp8;
                                         us[si][2][it][r] = comb;
                                         us[si][3][it][r] = lay;
+                                        us[si][4][it][r] = exchange;
                                     }
                                 }
                             }
@@ -134,11 +141,11 @@ public final class SmSweep {
             }, barrier::breakAll);
             meet.pool("the SM sweep", Arrays.stream(us).flatMap(Arrays::stream).toArray(double[][][]::new));
             for (int si = 0; si < smsList.length; si++) {
-                double[] m = new double[4];
-                for (int k = 0; k < 4; k++) {
+                double[] m = new double[5];
+                for (int k = 0; k < 5; k++) {
                     m[k] = slowestRankMedian(us[si][k], iters);
                 }
-                points.add(new Point(smsList[si], m[0], m[1], m[2], m[3]));
+                points.add(new Point(smsList[si], m[0], m[1], m[2], m[3], m[4]));
             }
             long bf16Row = 2L * hidden;
             long fp8Row = hidden + 4L * (hidden / 128);

@@ -13,7 +13,8 @@ public final class DispatchParams {
     public static final CStruct.I32 WORST_ROWS = B.i32("worst_rows");
     public static final CStruct.I32 ORDER = B.i32("order");
     public static final CStruct.I32 CACHED = B.i32("cached");
-    public static final CStruct.I32 PAD = B.i32("pad");
+    /** 1: the launch runs the count exchange itself (ep4j_dispatch_bulk only; no ep4j_notify before it). */
+    public static final CStruct.I32 EXCHANGE = B.i32("exchange");
     public static final CStruct.Ptr X = B.ptr("x");
     public static final CStruct.Ptr SCALES = B.ptr("scales");
     public static final CStruct.Ptr TOPK_IDX = B.ptr("topk_idx");
@@ -25,6 +26,7 @@ public final class DispatchParams {
     public static final CStruct.I64 O_IDX = B.i64("o_idx");
     public static final CStruct.I64 O_WEIGHTS = B.i64("o_weights");
     public static final CStruct.I64 O_SOURCE = B.i64("o_source");
+    public static final ExchangeParams EXCHANGE_FIELDS = ExchangeParams.declare(B);
     public static final CStruct STRUCT = B.build();
 
     private DispatchParams() {

@@ -16,6 +16,7 @@ import ep4j.cuda.control.RankRuntime;
 import ep4j.cuda.kernel.BulkDispatchShape;
 import ep4j.cuda.kernel.CombineParams;
 import ep4j.cuda.kernel.DispatchParams;
+import ep4j.cuda.kernel.ExchangeParams;
 import ep4j.cuda.kernel.HostSummaryLayout;
 import ep4j.cuda.kernel.KernelConstants;
 import ep4j.cuda.kernel.LayoutParams;
@@ -50,6 +51,12 @@ public final class NormalPath implements AutoCloseable {
     /** {@code -Dep4j.cuda.bulkDispatch=false} keeps the plain 16-byte copy kernel, for comparison. */
     private static final boolean BULK_DISPATCH =
             !"false".equalsIgnoreCase(System.getProperty("ep4j.cuda.bulkDispatch"));
+    /**
+     * The bulk kernel runs the count exchange itself, one launch per dispatch;
+     * {@code -Dep4j.cuda.dispatchExchange=false} launches ep4j_notify before it instead, for comparison.
+     */
+    private static final boolean EXCHANGE_IN_DISPATCH =
+            !"false".equalsIgnoreCase(System.getProperty("ep4j.cuda.dispatchExchange"));
 
     private final RankRuntime rt;
     private final EpBuffer owner;
@@ -153,28 +160,32 @@ public final class NormalPath implements AutoCloseable {
             sendRow = handleMemory.tensor(1, DType.INT32, t, r);
             offsets = handleMemory.tensor(2, DType.INT32, r + 1);
             tpe = handleMemory.tensor(3, DType.INT32, localExperts);
-            rt.common(notifyParams, NotifyParams.COMMON)
+        }
+
+        int rowBytes = (int) x.rowBytes();
+        int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
+        BulkDispatchShape shape = BULK_DISPATCH ? BulkDispatchShape.forRow(rowBytes, scaleBytes) : null;
+        // The count exchange: inside the bulk kernel, or a launch of its own before the plain one.
+        boolean exchangeInDispatch = cached == null && shape != null && EXCHANGE_IN_DISPATCH;
+        ExchangeParams.Values exchange = null;
+        if (cached == null) {
+            DispatchLayout layout = a.layout();
+            exchange = new ExchangeParams.Values(layout.numExperts(), a.expertAlignment(), rt.layout.mailbox,
+                    layout.isTokenInRank().address(), layout.tokensPerExpert().address(), inRank.address(),
+                    offsets.address(), tpe.address(), rt.records.summaryPointer(slot));
+        }
+        if (cached == null && !exchangeInDispatch) {
+            NotifyParams.EXCHANGE.fill(rt.common(notifyParams, NotifyParams.COMMON), exchange)
                     .set(NotifyParams.NUM_TOKENS, t)
-                    .set(NotifyParams.NUM_EXPERTS, layout.numExperts())
                     .set(NotifyParams.LOCAL_EXPERTS, localExperts)
-                    .set(NotifyParams.EXPERT_ALIGNMENT, a.expertAlignment())
                     .set(NotifyParams.WORST_ROWS, worst)
-                    .set(NotifyParams.O_MAILBOX, rt.layout.mailbox)
-                    .set(NotifyParams.IS_TOKEN_IN_RANK, layout.isTokenInRank().address())
-                    .set(NotifyParams.TOKENS_PER_EXPERT, layout.tokensPerExpert().address())
-                    .set(NotifyParams.HANDLE_IN_RANK, inRank.address())
                     .set(NotifyParams.SEND_ROW, sendRow.address())
-                    .set(NotifyParams.RECV_OFFSETS, offsets.address())
-                    .set(NotifyParams.RECV_TOKENS_PER_EXPERT, tpe.address())
-                    .set(NotifyParams.RECV_TOTAL, offsets.address() + 4L * r)
-                    .set(NotifyParams.SUMMARY, rt.records.summaryPointer(slot));
+                    .set(NotifyParams.RECV_TOTAL, offsets.address() + 4L * r);
             timer.start(StageTimer.Stage.NOTIFY);
             rt.launch(rt.kernels.notify, 1, KernelConstants.NOTIFY_THREADS, 0, notifyParams);
             timer.stop(StageTimer.Stage.NOTIFY);
         }
 
-        int rowBytes = (int) x.rowBytes();
-        int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
         // Rows this rank receives: the last of the handle's source-rank offsets (set by the count
         // exchange, kept by the handle for its cached dispatches).
         long received = (cached == null ? offsets : cached.sourceRankOffsets()).address() + 4L * r;
@@ -188,6 +199,7 @@ public final class NormalPath implements AutoCloseable {
                 .set(DispatchParams.WORST_ROWS, worst)
                 .set(DispatchParams.ORDER, ORDER_INTERLEAVED)
                 .set(DispatchParams.CACHED, cached != null)
+                .set(DispatchParams.EXCHANGE, exchangeInDispatch)
                 .set(DispatchParams.X, x.address())
                 .set(DispatchParams.SCALES, a.scales() == null ? 0 : a.scales().address())
                 .set(DispatchParams.TOPK_IDX, topk == 0 ? 0 : a.topkIdx().address())
@@ -199,9 +211,11 @@ public final class NormalPath implements AutoCloseable {
                 .set(DispatchParams.O_IDX, s.topkIdx())
                 .set(DispatchParams.O_WEIGHTS, topk > 0 && a.topkWeights() != null ? s.topkWeights() : -1)
                 .set(DispatchParams.O_SOURCE, s.sourceToken());
+        if (exchangeInDispatch) {
+            DispatchParams.EXCHANGE_FIELDS.fill(dispatchParams, exchange);
+        }
         long bytes = (long) t * rowBytes * r;
         int grid = rt.blocks(a.config(), bytes, false);
-        BulkDispatchShape shape = BULK_DISPATCH ? BulkDispatchShape.forRow(rowBytes, scaleBytes) : null;
         timer.start(StageTimer.Stage.DISPATCH);
         if (shape != null) {
             rt.launch(rt.kernels.dispatchBulk, grid, shape.threads(), shape.sharedBytes(), dispatchParams);

@@ -1,0 +1,224 @@
+// The count exchange of a normal dispatch (DESIGN 2.2): every rank publishes how many of its
+// tokens go to each rank (and the layout's tokens per expert) in every rank's mailbox, signals,
+// and reads the others' rows back. That fixes every row's final position without atomics: rank
+// i's rows for rank d start after those of ranks 0..i-1, in source-token order.
+//
+// Two launches can run it, on the same fields (contract.cuh: EP4J_EXCHANGE_PARAMS):
+// ep4j_notify (one block, before a dispatch kernel) and ep4j_dispatch_bulk itself, every block
+// ranking its own tokens (DispatchParams::exchange; dispatch.cuh). The helpers below are what the
+// two share, written for either parameter struct.
+#pragma once
+#include "control.cuh"
+
+namespace ep4j {
+
+// A mailbox row: tokens to each rank, then tokens per (global) expert.
+constexpr int kMailboxRow = kMaxRanks + kMaxExperts;
+
+// This rank's mailbox for call nx of the exchange: [kMaxRanks sources][kMailboxRow] ints, one of
+// two halves by the call's parity. A peer writes half nx & 1 only once it finished call nx - 1,
+// which ended after this rank had read call nx - 1's half (the dispatch's arrival barrier), so
+// the half of call nx - 2 is free again.
+template <class P>
+__device__ __forceinline__ int* mailbox_of(const P& p, int rank, unsigned long long nx) {
+  return reinterpret_cast<int*>(p.heap[rank] + p.o_mailbox) + (long long)(nx & 1ull) * kMaxRanks * kMailboxRow;
+}
+
+// Writes this rank's row (totals[d]: its tokens for rank d) into every rank's mailbox, by the
+// block's threads. The caller makes the block's writes visible (barrier, system fence) before it
+// signals Control::notify.
+template <class P>
+__device__ __forceinline__ void exchange_publish(const P& p, const int* totals, unsigned long long nx) {
+  const int R = p.ranks;
+  for (int j = 0; j < R; j++) {
+    int* row = mailbox_of(p, j, nx) + (long long)p.rank * kMailboxRow;
+    for (int i = threadIdx.x; i < R + p.num_experts; i += blockDim.x)
+      row[i < R ? i : kMaxRanks + (i - R)] = i < R ? totals[i] : p.tokens_per_expert[i - R];
+  }
+}
+
+// Rows source i sends to rank d in call nx, from this rank's mailbox (after every signal of nx).
+__device__ __forceinline__ int mailbox_count(const int* mine, int i, int d) { return mine[i * kMailboxRow + d]; }
+
+// Where this rank's rows start on rank d: the rows ranks 0..rank-1 send there.
+template <class P>
+__device__ __forceinline__ int exchange_base(const P& p, const int* mine, int d) {
+  int before = 0;
+  for (int i = 0; i < p.rank; i++) before += mailbox_count(mine, i, d);
+  return before;
+}
+
+// Whether some rank receives more rows than a worst-sized dispatch holds (worst_rows > 0): the
+// same answer on every rank, which all read the same counts, so they all skip the copy together.
+// The first such rank (-1: none) and its rows.
+struct Overflow {
+  int rank, rows;
+};
+
+template <class P>
+__device__ __forceinline__ Overflow exchange_overflow(const P& p, const int* mine) {
+  if (p.worst_rows > 0)
+    for (int d = 0; d < p.ranks; d++) {
+      int rows = 0;
+      for (int i = 0; i < p.ranks; i++) rows += mailbox_count(mine, i, d);
+      if (rows > p.worst_rows) return {d, rows};
+    }
+  return {-1, 0};
+}
+
+// What the handle and the host learn from the counts, by one block's threads: the received rows
+// per source rank (recv_offsets, recv_total), the aligned rows per local expert, and the host
+// summary's fields (not its stamp: the caller writes it last). Records kWorstTokensOverflow.
+template <class P>
+__device__ __forceinline__ void exchange_results(const P& p, const Op& op, const int* mine) {
+  const int R = p.ranks;
+  if (threadIdx.x == 0) {
+    int acc = 0;
+    for (int i = 0; i < R; i++) {
+      p.recv_offsets[i] = acc;
+      acc += mailbox_count(mine, i, p.rank);
+    }
+    p.recv_offsets[R] = acc;
+    *p.recv_total = acc;
+    p.summary->total = acc;
+    const Overflow o = exchange_overflow(p, mine);
+    if (o.rank >= 0) op_error(op, kWorstTokensOverflow, o.rank, o.rows, p.worst_rows, 0);
+  }
+  for (int l = threadIdx.x; l < p.local_experts; l += blockDim.x) {
+    long long n = 0;
+    for (int i = 0; i < R; i++) n += mine[i * kMailboxRow + kMaxRanks + p.rank * p.local_experts + l];
+    const long long a = p.expert_alignment;
+    const int aligned = (int)((n + a - 1) / a * a);
+    p.recv_tokens_per_expert[l] = aligned;
+    p.summary->tokens_per_expert[l] = aligned;
+  }
+}
+
+// The host polls the summary's stamp (the row count of an exact-size dispatch) instead of
+// synchronizing the stream; it is written on failure too, after the error record, so the host
+// never waits past the kernel. One thread, after the block's summary writes.
+template <class P>
+__device__ __forceinline__ void exchange_stamp(const P& p, const Op& op) {
+  __threadfence_system();
+  store_release_sys(&p.summary->stamp, op.index + 1);
+}
+
+// ------------------------------------------------------------ inside ep4j_dispatch_bulk
+
+// The tokens of one warp of a bulk dispatch, [begin, end): block b takes the 32-token chunks
+// [C * b / G, C * (b + 1) / G) of the C chunks, and its warps split those the same way, so a
+// warp's tokens are contiguous and the ranks of its tokens follow from counts of what precedes
+// them.
+struct WarpTokens {
+  int begin, end;
+};
+
+__device__ __forceinline__ int share_of(int n, int i, int parts) { return (int)((long long)n * i / parts); }
+
+__device__ __forceinline__ WarpTokens warp_tokens(int T, int warp, int warps) {
+  const int C = (T + 31) / 32;
+  const int cb = share_of(C, blockIdx.x, gridDim.x), ce = share_of(C, blockIdx.x + 1, gridDim.x);
+  return {min(T, 32 * (cb + share_of(ce - cb, warp, warps))), min(T, 32 * (cb + share_of(ce - cb, warp + 1, warps)))};
+}
+
+// The count exchange run by ep4j_dispatch_bulk's blocks (DispatchParams::exchange), while the
+// warps' first rows load. Every block counts the layout's is_token_in_rank by 32-token chunks
+// (one ballot per chunk and destination): the tokens before its own, each warp's, and the rest.
+// Block 0 publishes the totals and signals; every block waits for every rank's counts; then each
+// warp writes its tokens' final rows (send_row, the handle's) and the handle's is_token_in_rank.
+// Block 0 also writes the results (exchange_results) and the host summary's stamp.
+// Returns whether the copy may go on, the same in every block of every rank (false on a failed
+// wait or an overflow of the worst-sized rows); total: the rows this rank receives.
+__device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const Op& op, unsigned long long nx,
+                                                  int& total) {
+  // [0]: tokens before this block's, [1 + w]: warp w's, [warps + 1]: after this block's.
+  __shared__ int counts[kBulkDispatchMaxWarps + 2][kMaxRanks];
+  __shared__ int totals[kMaxRanks], base[kMaxRanks];
+  __shared__ int go, received;
+  const int R = p.ranks, T = p.num_tokens;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  for (int i = threadIdx.x; i < (warps + 2) * kMaxRanks; i += blockDim.x) counts[i / kMaxRanks][i % kMaxRanks] = 0;
+  __syncthreads();
+  const int C = (T + 31) / 32;
+  const int cb = share_of(C, blockIdx.x, gridDim.x), ce = share_of(C, blockIdx.x + 1, gridDim.x);
+  for (int c = warp; c < C; c += warps) {
+    int owner = warps + 1;
+    if (c < cb) {
+      owner = 0;
+    } else if (c < ce) {
+      int w = 0;
+      while (w + 1 < warps && c >= cb + share_of(ce - cb, w + 1, warps)) w++;
+      owner = 1 + w;
+    }
+    const int t = c * 32 + lane;
+    for (int d = 0; d < R; d++) {
+      const unsigned int in = __ballot_sync(0xffffffffu, t < T && p.is_token_in_rank[(long long)t * R + d]);
+      if (lane == 0) atomicAdd(&counts[owner][d], __popc(in));
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < R) {
+    int sum = 0;
+    for (int o = 0; o < warps + 2; o++) sum += counts[o][threadIdx.x];
+    totals[threadIdx.x] = sum;
+  }
+  __syncthreads();
+  if (blockIdx.x == 0) {
+    exchange_publish(p, totals, nx);
+    __syncthreads();
+    if (threadIdx.x < R) {
+      __threadfence_system();
+      signal_peer(control_of(p, threadIdx.x)->notify, p.rank, signal_value(op, nx));
+    }
+  }
+  const bool ok = block_wait_all(op, op.ctrl->notify, nx, R, kWaitNotify, p.timeout_ns);
+  const int* mine = mailbox_of(p, p.rank, nx);
+  if (ok) {
+    if (threadIdx.x < R) base[threadIdx.x] = exchange_base(p, mine, threadIdx.x) + counts[0][threadIdx.x];
+    if (threadIdx.x == 0) {
+      go = exchange_overflow(p, mine).rank < 0;
+      received = 0;
+      for (int i = 0; i < R; i++) received += mailbox_count(mine, i, p.rank);
+    }
+    if (blockIdx.x == 0) exchange_results(p, op, mine);
+  } else if (threadIdx.x == 0) {
+    go = 0;
+  }
+  __syncthreads();
+  if (blockIdx.x == 0 && threadIdx.x == 0) exchange_stamp(p, op);
+  total = received;
+  if (!go) return false;
+
+  // This warp's rows: where the block's rows start, plus the warps' before it, plus the ranks
+  // of its own tokens, chunk by chunk.
+  const WarpTokens mine_tokens = warp_tokens(T, warp, warps);
+  int next[kMaxRanks];
+#pragma unroll
+  for (int d = 0; d < kMaxRanks; d++) {
+    next[d] = 0;
+    if (d < R) {
+      next[d] = base[d];
+      for (int w = 0; w < warp; w++) next[d] += counts[1 + w][d];
+    }
+  }
+  for (int t0 = mine_tokens.begin; t0 < mine_tokens.end; t0 += 32) {
+    const int t = t0 + lane;
+    const bool valid = t < mine_tokens.end;
+#pragma unroll
+    for (int d = 0; d < kMaxRanks; d++) {
+      if (d >= R) break;
+      const long long i = (long long)t * R + d;
+      const uint8_t in = valid ? p.is_token_in_rank[i] : 0;
+      const unsigned int all = __ballot_sync(0xffffffffu, in != 0);
+      if (valid) {
+        p.handle_in_rank[i] = in;
+        p.send_row[i] = in ? next[d] + __popc(all & ((1u << lane) - 1u)) : -1;
+      }
+      next[d] += __popc(all);
+    }
+  }
+  __syncwarp();  // the warp's lanes read these rows back (load_routing)
+  return true;
+}
+
+}  // namespace ep4j
