@@ -121,6 +121,80 @@ __device__ __forceinline__ WarpTokens warp_tokens(int T, int warp, int warps) {
   return {min(T, 32 * (cb + share_of(ce - cb, warp, warps))), min(T, 32 * (cb + share_of(ce - cb, warp + 1, warps)))};
 }
 
+// Token t's row of is_token_in_rank (R bytes of 0 or 1) as a bit mask of ranks, in one load where
+// R is a power of two.
+template <class P>
+__device__ __forceinline__ unsigned int token_ranks(const P& p, int t) {
+  const int R = p.ranks;
+  const uint8_t* row = p.is_token_in_rank + (long long)t * R;
+  unsigned long long v = 0;
+  if (R == 1) v = *row;
+  else if (R == 2) v = *reinterpret_cast<const unsigned short*>(row);
+  else if (R == 4) v = *reinterpret_cast<const unsigned int*>(row);
+  else if (R == 8) v = *reinterpret_cast<const unsigned long long*>(row);
+  else
+    for (int d = 0; d < R; d++) v |= (unsigned long long)row[d] << (8 * d);
+  unsigned int bits = 0;
+#pragma unroll
+  for (int d = 0; d < kMaxRanks; d++) bits |= (unsigned int)((v >> (8 * d)) & 1ull) << d;
+  return bits;
+}
+
+// Which count a 32-token chunk c adds to: 0 before this block's chunks [cb, ce), 1 + w for warp
+// w's share of them, warps + 1 after.
+__device__ __forceinline__ int chunk_owner(int c, int cb, int ce, int warps) {
+  if (c < cb) return 0;
+  if (c >= ce) return warps + 1;
+  int w = 0;
+  while (w + 1 < warps && c >= cb + share_of(ce - cb, w + 1, warps)) w++;
+  return 1 + w;
+}
+
+// Adds every chunk's tokens for each rank to counts[chunk_owner][rank], by the block's threads.
+// Where R divides 16, in 16-byte pieces (one chunk each), all of a thread's loads issued before
+// any is counted: the whole array is a few KiB, so this is one load latency, not one per chunk.
+template <class P>
+__device__ __forceinline__ void count_chunks(const P& p, int cb, int ce, int warps, int (*counts)[kMaxRanks]) {
+  const int R = p.ranks;
+  const long long bytes = (long long)p.num_tokens * R;
+  long long done = 0;
+  if (16 % R == 0 && (reinterpret_cast<uintptr_t>(p.is_token_in_rank) & 15) == 0) {
+    const int4* v = reinterpret_cast<const int4*>(p.is_token_in_rank);
+    const long long pieces = bytes / 16;
+    constexpr int kUnroll = 8;
+    for (long long q0 = threadIdx.x; q0 < pieces; q0 += (long long)blockDim.x * kUnroll) {
+      int4 w[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; u++) {
+        const long long q = q0 + (long long)u * blockDim.x;
+        w[u] = q < pieces ? __ldg(v + q) : make_int4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; u++) {
+        const long long q = q0 + (long long)u * blockDim.x;
+        if (q >= pieces) break;
+        const int o = chunk_owner((int)(q * 16 / R / 32), cb, ce, warps);
+        const unsigned int word[4] = {(unsigned int)w[u].x, (unsigned int)w[u].y, (unsigned int)w[u].z,
+                                      (unsigned int)w[u].w};
+        for (int d = 0; d < R; d++) {
+          int n = 0;
+#pragma unroll
+          for (int k = 0; k < 4; k++) {
+            unsigned int mask = 0;  // the bytes of word k that belong to rank d (piece byte j: rank j % R)
+#pragma unroll
+            for (int b = 0; b < 4; b++) mask |= ((4 * k + b) % R == d ? 1u : 0u) << (8 * b);
+            n += __popc(word[k] & mask);
+          }
+          if (n) atomicAdd(&counts[o][d], n);
+        }
+      }
+    }
+    done = pieces * 16;
+  }
+  for (long long j = done + threadIdx.x; j < bytes; j += blockDim.x)
+    if (p.is_token_in_rank[j]) atomicAdd(&counts[chunk_owner((int)(j / R / 32), cb, ce, warps)][(int)(j % R)], 1);
+}
+
 // The count exchange run by ep4j_dispatch_bulk's blocks (DispatchParams::exchange), while the
 // warps' first rows load. Every block counts the layout's is_token_in_rank by 32-token chunks
 // (one ballot per chunk and destination): the tokens before its own, each warp's, and the rest.
@@ -141,21 +215,7 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
   __syncthreads();
   const int C = (T + 31) / 32;
   const int cb = share_of(C, blockIdx.x, gridDim.x), ce = share_of(C, blockIdx.x + 1, gridDim.x);
-  for (int c = warp; c < C; c += warps) {
-    int owner = warps + 1;
-    if (c < cb) {
-      owner = 0;
-    } else if (c < ce) {
-      int w = 0;
-      while (w + 1 < warps && c >= cb + share_of(ce - cb, w + 1, warps)) w++;
-      owner = 1 + w;
-    }
-    const int t = c * 32 + lane;
-    for (int d = 0; d < R; d++) {
-      const unsigned int in = __ballot_sync(0xffffffffu, t < T && p.is_token_in_rank[(long long)t * R + d]);
-      if (lane == 0) atomicAdd(&counts[owner][d], __popc(in));
-    }
-  }
+  count_chunks(p, cb, ce, warps, counts);
   __syncthreads();
   if (threadIdx.x < R) {
     int sum = 0;
@@ -204,13 +264,14 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
   for (int t0 = mine_tokens.begin; t0 < mine_tokens.end; t0 += 32) {
     const int t = t0 + lane;
     const bool valid = t < mine_tokens.end;
+    const unsigned int bits = valid ? token_ranks(p, t) : 0u;
 #pragma unroll
     for (int d = 0; d < kMaxRanks; d++) {
       if (d >= R) break;
-      const long long i = (long long)t * R + d;
-      const uint8_t in = valid ? p.is_token_in_rank[i] : 0;
-      const unsigned int all = __ballot_sync(0xffffffffu, in != 0);
+      const bool in = (bits >> d) & 1u;
+      const unsigned int all = __ballot_sync(0xffffffffu, in);
       if (valid) {
+        const long long i = (long long)t * R + d;
         p.handle_in_rank[i] = in;
         p.send_row[i] = in ? next[d] + __popc(all & ((1u << lane) - 1u)) : -1;
       }
