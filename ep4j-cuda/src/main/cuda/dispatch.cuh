@@ -281,7 +281,7 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
     }
     __syncwarp();
 
-    const WarpTokens tokens = warp_tokens(p.num_tokens, warp, warps);
+    const TokenRange tokens = warp_tokens(p.num_tokens, warp, warps);
     const int mine = tokens.end - tokens.begin;
     auto token = [&](int i) { return tokens.begin + i; };
     auto load = [&](int i) {

@@ -105,20 +105,28 @@ __device__ __forceinline__ void exchange_stamp(const P& p, const Op& op) {
 
 // ------------------------------------------------------------ inside ep4j_dispatch_bulk
 
-// The tokens of one warp of a bulk dispatch, [begin, end): block b takes the 32-token chunks
-// [C * b / G, C * (b + 1) / G) of the C chunks, and its warps split those the same way, so a
-// warp's tokens are contiguous and the ranks of its tokens follow from counts of what precedes
-// them.
-struct WarpTokens {
+// Blocks take whole grains of tokens: 16 tokens are 16 * R bytes of is_token_in_rank, whole
+// 16-byte pieces for every R that divides 16, so count_chunks never splits a piece between blocks.
+constexpr int kExchangeGrain = 16;
+
+// The tokens of one block or warp of a bulk dispatch, [begin, end): block b takes grains
+// [g * b / G, g * (b + 1) / G) of the g grains, and its warps split the block's tokens evenly, so
+// a warp's tokens are contiguous and ranked from counts of what precedes them.
+struct TokenRange {
   int begin, end;
 };
 
 __device__ __forceinline__ int share_of(int n, int i, int parts) { return (int)((long long)n * i / parts); }
 
-__device__ __forceinline__ WarpTokens warp_tokens(int T, int warp, int warps) {
-  const int C = (T + 31) / 32;
-  const int cb = share_of(C, blockIdx.x, gridDim.x), ce = share_of(C, blockIdx.x + 1, gridDim.x);
-  return {min(T, 32 * (cb + share_of(ce - cb, warp, warps))), min(T, 32 * (cb + share_of(ce - cb, warp + 1, warps)))};
+__device__ __forceinline__ TokenRange block_tokens(int T) {
+  const int grains = (T + kExchangeGrain - 1) / kExchangeGrain;
+  return {min(T, kExchangeGrain * share_of(grains, blockIdx.x, gridDim.x)),
+          min(T, kExchangeGrain * share_of(grains, blockIdx.x + 1, gridDim.x))};
+}
+
+__device__ __forceinline__ TokenRange warp_tokens(int T, int warp, int warps) {
+  const TokenRange b = block_tokens(T);
+  return {b.begin + share_of(b.end - b.begin, warp, warps), b.begin + share_of(b.end - b.begin, warp + 1, warps)};
 }
 
 // Token t's row of is_token_in_rank (R bytes of 0 or 1) as a bit mask of ranks, in one load where
@@ -140,21 +148,15 @@ __device__ __forceinline__ unsigned int token_ranks(const P& p, int t) {
   return bits;
 }
 
-// Which count a 32-token chunk c adds to: 0 before this block's chunks [cb, ce), 1 + w for warp
-// w's share of them, warps + 1 after.
-__device__ __forceinline__ int chunk_owner(int c, int cb, int ce, int warps) {
-  if (c < cb) return 0;
-  if (c >= ce) return warps + 1;
-  int w = 0;
-  while (w + 1 < warps && c >= cb + share_of(ce - cb, w + 1, warps)) w++;
-  return 1 + w;
-}
+// Which count token t adds to: 0 before this block's tokens b, 1 in them, 2 after.
+__device__ __forceinline__ int token_place(long long t, const TokenRange& b) { return t < b.begin ? 0 : t < b.end ? 1 : 2; }
 
-// Adds every chunk's tokens for each rank to counts[chunk_owner][rank], by the block's threads.
-// Where R divides 16, in 16-byte pieces (one chunk each), all of a thread's loads issued before
-// any is counted: the whole array is a few KiB, so this is one load latency, not one per chunk.
+// Adds every token's ranks to counts[token_place][rank], by the block's threads. Where R divides
+// 16, in 16-byte pieces (16 / R tokens, never split by a block boundary), all of a thread's loads
+// issued before any is counted: the array is a few KiB, so this costs one load latency, not one
+// per token.
 template <class P>
-__device__ __forceinline__ void count_chunks(const P& p, int cb, int ce, int warps, int (*counts)[kMaxRanks]) {
+__device__ __forceinline__ void count_tokens(const P& p, const TokenRange& b, int (*counts)[kMaxRanks]) {
   const int R = p.ranks;
   const long long bytes = (long long)p.num_tokens * R;
   long long done = 0;
@@ -173,7 +175,7 @@ __device__ __forceinline__ void count_chunks(const P& p, int cb, int ce, int war
       for (int u = 0; u < kUnroll; u++) {
         const long long q = q0 + (long long)u * blockDim.x;
         if (q >= pieces) break;
-        const int o = chunk_owner((int)(q * 16 / R / 32), cb, ce, warps);
+        const int o = token_place(q * 16 / R, b);
         const unsigned int word[4] = {(unsigned int)w[u].x, (unsigned int)w[u].y, (unsigned int)w[u].z,
                                       (unsigned int)w[u].w};
         for (int d = 0; d < R; d++) {
@@ -182,7 +184,7 @@ __device__ __forceinline__ void count_chunks(const P& p, int cb, int ce, int war
           for (int k = 0; k < 4; k++) {
             unsigned int mask = 0;  // the bytes of word k that belong to rank d (piece byte j: rank j % R)
 #pragma unroll
-            for (int b = 0; b < 4; b++) mask |= ((4 * k + b) % R == d ? 1u : 0u) << (8 * b);
+            for (int i = 0; i < 4; i++) mask |= ((4 * k + i) % R == d ? 1u : 0u) << (8 * i);
             n += __popc(word[k] & mask);
           }
           if (n) atomicAdd(&counts[o][d], n);
@@ -192,36 +194,31 @@ __device__ __forceinline__ void count_chunks(const P& p, int cb, int ce, int war
     done = pieces * 16;
   }
   for (long long j = done + threadIdx.x; j < bytes; j += blockDim.x)
-    if (p.is_token_in_rank[j]) atomicAdd(&counts[chunk_owner((int)(j / R / 32), cb, ce, warps)][(int)(j % R)], 1);
+    if (p.is_token_in_rank[j]) atomicAdd(&counts[token_place(j / R, b)][(int)(j % R)], 1);
 }
 
 // The count exchange run by ep4j_dispatch_bulk's blocks (DispatchParams::exchange), while the
-// warps' first rows load. Every block counts the layout's is_token_in_rank by 32-token chunks
-// (one ballot per chunk and destination): the tokens before its own, each warp's, and the rest.
-// Block 0 publishes the totals and signals; every block waits for every rank's counts; then each
-// warp writes its tokens' final rows (send_row, the handle's) and the handle's is_token_in_rank.
-// Block 0 also writes the results (exchange_results) and the host summary's stamp.
+// warps' first rows load. Every block counts the layout's is_token_in_rank: the tokens before its
+// own, its own, and the rest. Block 0 publishes the totals and signals; every block waits for
+// every rank's counts; then each warp counts its own tokens, and writes their final rows
+// (send_row, the handle's) and the handle's is_token_in_rank. Block 0 also writes the results
+// (exchange_results) and the host summary's stamp.
 // Returns whether the copy may go on, the same in every block of every rank (false on a failed
 // wait or an overflow of the worst-sized rows); total: the rows this rank receives.
 __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const Op& op, unsigned long long nx,
                                                   int& total) {
-  // [0]: tokens before this block's, [1 + w]: warp w's, [warps + 1]: after this block's.
-  __shared__ int counts[kBulkDispatchMaxWarps + 2][kMaxRanks];
+  __shared__ int counts[3][kMaxRanks];  // tokens before this block's, in it, after it
+  __shared__ int of_warp[kBulkDispatchMaxWarps][kMaxRanks];
   __shared__ int totals[kMaxRanks], base[kMaxRanks];
   __shared__ int go, received;
   const int R = p.ranks, T = p.num_tokens;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int i = threadIdx.x; i < (warps + 2) * kMaxRanks; i += blockDim.x) counts[i / kMaxRanks][i % kMaxRanks] = 0;
+  if (threadIdx.x < 3 * kMaxRanks) counts[threadIdx.x / kMaxRanks][threadIdx.x % kMaxRanks] = 0;
   __syncthreads();
-  const int C = (T + 31) / 32;
-  const int cb = share_of(C, blockIdx.x, gridDim.x), ce = share_of(C, blockIdx.x + 1, gridDim.x);
-  count_chunks(p, cb, ce, warps, counts);
+  const TokenRange block = block_tokens(T);
+  count_tokens(p, block, counts);
   __syncthreads();
-  if (threadIdx.x < R) {
-    int sum = 0;
-    for (int o = 0; o < warps + 2; o++) sum += counts[o][threadIdx.x];
-    totals[threadIdx.x] = sum;
-  }
+  if (threadIdx.x < R) totals[threadIdx.x] = counts[0][threadIdx.x] + counts[1][threadIdx.x] + counts[2][threadIdx.x];
   __syncthreads();
   if (blockIdx.x == 0) {
     exchange_publish(p, totals, nx);
@@ -231,16 +228,37 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
       signal_peer(control_of(p, threadIdx.x)->notify, p.rank, signal_value(op, nx));
     }
   }
+  // While the counts travel: each warp counts its own tokens (bits[i]: token begin + 32 i + lane).
+  const TokenRange mine = warp_tokens(T, warp, warps);
+  constexpr int kHeld = 4;  // 32-token steps a warp keeps in registers; more are loaded again below
+  unsigned int bits[kHeld] = {};
+  int own[kMaxRanks];
+#pragma unroll
+  for (int d = 0; d < kMaxRanks; d++) own[d] = 0;
+  for (int i = 0, t0 = mine.begin; t0 < mine.end; i++, t0 += 32) {
+    const int t = t0 + lane;
+    const unsigned int v = t < mine.end ? token_ranks(p, t) : 0u;
+#pragma unroll
+    for (int h = 0; h < kHeld; h++)
+      if (h == i) bits[h] = v;
+#pragma unroll
+    for (int d = 0; d < kMaxRanks; d++)
+      if (d < R) own[d] += __popc(__ballot_sync(0xffffffffu, (v >> d) & 1u));
+  }
+  if (lane < R)
+#pragma unroll
+    for (int d = 0; d < kMaxRanks; d++)
+      if (d == lane) of_warp[warp][d] = own[d];
   const bool ok = block_wait_all(op, op.ctrl->notify, nx, R, kWaitNotify, p.timeout_ns);
-  const int* mine = mailbox_of(p, p.rank, nx);
+  const int* box = mailbox_of(p, p.rank, nx);
   if (ok) {
-    if (threadIdx.x < R) base[threadIdx.x] = exchange_base(p, mine, threadIdx.x) + counts[0][threadIdx.x];
+    if (threadIdx.x < R) base[threadIdx.x] = exchange_base(p, box, threadIdx.x) + counts[0][threadIdx.x];
     if (threadIdx.x == 0) {
-      go = exchange_overflow(p, mine).rank < 0;
+      go = exchange_overflow(p, box).rank < 0;
       received = 0;
-      for (int i = 0; i < R; i++) received += mailbox_count(mine, i, p.rank);
+      for (int i = 0; i < R; i++) received += mailbox_count(box, i, p.rank);
     }
-    if (blockIdx.x == 0) exchange_results(p, op, mine);
+    if (blockIdx.x == 0) exchange_results(p, op, box);
   } else if (threadIdx.x == 0) {
     go = 0;
   }
@@ -249,31 +267,34 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
   total = received;
   if (!go) return false;
 
-  // This warp's rows: where the block's rows start, plus the warps' before it, plus the ranks
-  // of its own tokens, chunk by chunk.
-  const WarpTokens mine_tokens = warp_tokens(T, warp, warps);
+  // This warp's rows: where the block's rows start, plus the warps' before it, plus the ranks of
+  // its own tokens, 32 at a time.
   int next[kMaxRanks];
 #pragma unroll
   for (int d = 0; d < kMaxRanks; d++) {
     next[d] = 0;
     if (d < R) {
       next[d] = base[d];
-      for (int w = 0; w < warp; w++) next[d] += counts[1 + w][d];
+      for (int w = 0; w < warp; w++) next[d] += of_warp[w][d];
     }
   }
-  for (int t0 = mine_tokens.begin; t0 < mine_tokens.end; t0 += 32) {
+  for (int i = 0, t0 = mine.begin; t0 < mine.end; i++, t0 += 32) {
     const int t = t0 + lane;
-    const bool valid = t < mine_tokens.end;
-    const unsigned int bits = valid ? token_ranks(p, t) : 0u;
+    const bool valid = t < mine.end;
+    unsigned int v = 0;
+#pragma unroll
+    for (int h = 0; h < kHeld; h++)
+      if (h == i) v = bits[h];
+    if (i >= kHeld && valid) v = token_ranks(p, t);
 #pragma unroll
     for (int d = 0; d < kMaxRanks; d++) {
       if (d >= R) break;
-      const bool in = (bits >> d) & 1u;
+      const bool in = (v >> d) & 1u;
       const unsigned int all = __ballot_sync(0xffffffffu, in);
       if (valid) {
-        const long long i = (long long)t * R + d;
-        p.handle_in_rank[i] = in;
-        p.send_row[i] = in ? next[d] + __popc(all & ((1u << lane) - 1u)) : -1;
+        const long long at = (long long)t * R + d;
+        p.handle_in_rank[at] = in;
+        p.send_row[at] = in ? next[d] + __popc(all & ((1u << lane) - 1u)) : -1;
       }
       next[d] += __popc(all);
     }
