@@ -34,7 +34,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * The normal (high-throughput) calls of one rank (DESIGN 2.1-2.3) on the device runtime: layout,
  * dispatch (count exchange, then the row copy) and combine. Every call is validated by the
- * buffer first; here it becomes one op of at most two launches and, for a synchronous call, a
+ * buffer first; here it becomes one op of one launch (a dispatch whose rows are too large for the
+ * bulk kernel's ring takes two: ep4j_notify, then the plain copy) and, for a synchronous call, a
  * wait on the op's stamp. No pointer crosses the host: a dispatch writes into this call's slot
  * of every receiver's heap, a combine reads each peer's expert output where the peer published
  * it.
