@@ -106,7 +106,7 @@ __device__ __forceinline__ void exchange_stamp(const P& p, const Op& op) {
 // ------------------------------------------------------------ inside ep4j_dispatch_bulk
 
 // Blocks take whole grains of tokens: 16 tokens are 16 * R bytes of is_token_in_rank, whole
-// 16-byte pieces for every R that divides 16, so count_chunks never splits a piece between blocks.
+// 16-byte pieces for every R that divides 16, so count_tokens never splits a piece between blocks.
 constexpr int kExchangeGrain = 16;
 
 // The tokens of one block or warp of a bulk dispatch, [begin, end): block b takes grains
