@@ -87,10 +87,10 @@ public record BenchFile(String ep4jVersion, String java, Integer cores, String o
 
     /**
      * One SM count of the GPU sweep: GPU microseconds of each kernel and the GB/s they give
-     * (exchangeUs: the FP8 dispatch's count exchange alone).
+     * (exchangeUs: the FP8 dispatch's count exchange alone, where it is a launch of its own).
      */
-    public record SmPoint(int sms, double layoutUs, double exchangeUs, double dispatchBf16Us, double dispatchFp8Us, double combineUs,
-            double dispatchBf16Gbps, double dispatchFp8Gbps, double combineGbps, double dispatchBf16CrossGbps,
+    public record SmPoint(int sms, double layoutUs, double exchangeUs, double dispatchBf16Us, double dispatchFp8Us,
+            double combineUs, double dispatchBf16Gbps, double dispatchFp8Gbps, double combineGbps, double dispatchBf16CrossGbps,
             double dispatchFp8CrossGbps, double combineCrossGbps) {
     }
 

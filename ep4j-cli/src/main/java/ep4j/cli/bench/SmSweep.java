@@ -28,7 +28,8 @@ import java.util.Locale;
 public final class SmSweep {
     /**
      * One SM count: GPU microseconds of each kernel, and the bytes behind them (per rank, mean).
-     * exchangeUs is the count exchange alone (the first kernel of the FP8 dispatch, one block).
+     * exchangeUs is the count exchange alone where it is a launch of its own (the FP8 dispatch's
+     * ep4j_notify), NaN where the dispatch kernel runs it.
      */
     public record Point(int sms, double dispatchBf16Us, double dispatchFp8Us, double combineUs, double layoutUs,
             double exchangeUs) {
@@ -41,8 +42,8 @@ public final class SmSweep {
             Table t = new Table("sms", "layout us", "exchange us", "dispatch bf16 us", "GB/s", "dispatch fp8 us", "GB/s",
                     "combine us", "GB/s");
             for (Point p : points) {
-                t.row(p.sms(), f(p.layoutUs()), f(p.exchangeUs()), f(p.dispatchBf16Us()), f(bf16BytesPerRank / p.dispatchBf16Us() / 1e3),
-                        f(p.dispatchFp8Us()), f(fp8BytesPerRank / p.dispatchFp8Us() / 1e3), f(p.combineUs()),
+                t.row(p.sms(), f(p.layoutUs()), f(p.exchangeUs()), f(p.dispatchBf16Us()),
+                        f(bf16BytesPerRank / p.dispatchBf16Us() / 1e3), f(p.dispatchFp8Us()), f(fp8BytesPerRank / p.dispatchFp8Us() / 1e3), f(p.combineUs()),
                         f(bf16BytesPerRank / p.combineUs() / 1e3));
             }
             return t;
@@ -50,8 +51,8 @@ public final class SmSweep {
 
         /** The points for bench.json (times in microseconds, logical and cross GB/s). */
         public List<BenchFile.SmPoint> json() {
-            return points.stream().map(p -> new BenchFile.SmPoint(p.sms(), p.layoutUs(), p.exchangeUs(), p.dispatchBf16Us(),
-                    p.dispatchFp8Us(), p.combineUs(), bf16BytesPerRank / p.dispatchBf16Us() / 1e3,
+            return points.stream().map(p -> new BenchFile.SmPoint(p.sms(), p.layoutUs(), p.exchangeUs(),
+                    p.dispatchBf16Us(), p.dispatchFp8Us(), p.combineUs(), bf16BytesPerRank / p.dispatchBf16Us() / 1e3,
                     fp8BytesPerRank / p.dispatchFp8Us() / 1e3, bf16BytesPerRank / p.combineUs() / 1e3,
                     crossBf16BytesPerRank / p.dispatchBf16Us() / 1e3, crossFp8BytesPerRank / p.dispatchFp8Us() / 1e3,
                     crossBf16BytesPerRank / p.combineUs() / 1e3)).toList();
