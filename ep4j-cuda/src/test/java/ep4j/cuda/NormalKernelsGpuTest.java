@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The GPU backend's normal kernels against the CPU backend, bit for bit: layout, dispatch
- * (bf16 and fp8, fresh, cached and worst-case sized) and combine (weights, two biases), on one
+ * (bf16 and fp8, fresh, cached and worst-case sized; rows for the bulk kernel, which runs the
+ * count exchange itself, and rows too large for it) and combine (weights, two biases), on one
  * GPU, two, every GPU of the machine, and in groups of 4 and 8 ranks even where the machine has
  * fewer GPUs (ranks then share GPUs, which checks the kernels at those group sizes, not their speed).
  */
@@ -86,6 +87,12 @@ class NormalKernelsGpuTest {
                     51 * ranks, Config.sms(3)));
             out.add(Arguments.of(RoutingCase.of(ranks, 4 * ranks, 640, 3, 33, seed++), true, 1, 33 * ranks,
                     Config.auto()));
+            // Rows too large for the bulk kernel's ring: bf16 rows of 128 KiB take ep4j_notify and the
+            // plain kernel (two launches); fp8 rows of 64 KiB the bulk kernel with one warp per block,
+            // which then runs the count exchange itself.
+            out.add(Arguments.of(RoutingCase.of(ranks, 8 * ranks, 65536, 2, 40, seed++), false, 1, 0, Config.sms(4)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 8 * ranks, 65536, 2, 40, seed++), true, 1, 40 * ranks,
+                    Config.sms(4)));
             // The case that found it: 46 experts, K = 40, 14 tokens (on groups whose size divides 46).
             if (46 % ranks == 0) {
                 out.add(Arguments.of(RoutingCase.of(ranks, 46, 2048, 40, 14, seed++), false, 1, 0, Config.auto()));
