@@ -1,6 +1,8 @@
 // Kernel-boundary probe: per-launch GPU time of back-to-back launches of a 132 x 512 kernel that
 // does (almost) nothing, with variations: a host-mapped stamp written at the end, an event
-// recorded between launches, a CUDA graph of the launches.
+// recorded between launches, a CUDA graph of the launches. Session 10 added three endings (not
+// run yet): the host stamp as a relaxed store, as a volatile store, and a system fence alone, to
+// tell what the release's 1.5 us per boundary is made of.
 #include <cstdio>
 #include <cuda_runtime.h>
 #define CK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { printf("%s: %s\n", #x, cudaGetErrorString(e)); return 1; } } while (0)
@@ -13,6 +15,9 @@ __global__ void __launch_bounds__(512) k(unsigned long long* host, unsigned long
     dev[0] = v + s[1];
     if (stamp == 1) asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(host), "l"(v) : "memory");
     if (stamp == 2) asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(dev + 16), "l"(v) : "memory");
+    if (stamp == 3) asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(host), "l"(v) : "memory");
+    if (stamp == 4) asm volatile("st.volatile.global.u64 [%0], %1;" ::"l"(host), "l"(v) : "memory");
+    if (stamp == 5) asm volatile("fence.sc.sys;" ::: "memory");
   }
 }
 
@@ -26,8 +31,8 @@ int main() {
   CK(cudaEventCreate(&a)); CK(cudaEventCreate(&b));
   for (int i = 0; i < 64; i++) CK(cudaEventCreateWithFlags(&mid[i], cudaEventDisableTiming));
   const int N = 200;
-  const char* names[] = {"plain", "host stamp", "device sys stamp"};
-  for (int stamp = 0; stamp < 3; stamp++) {
+  const char* names[] = {"plain", "host stamp", "device sys stamp", "host relaxed", "host volatile", "sys fence"};
+  for (int stamp = 0; stamp < 6; stamp++) {
     for (int ev = 0; ev < 2; ev++) {
       float best = 1e9;
       for (int rep = 0; rep < 5; rep++) {
