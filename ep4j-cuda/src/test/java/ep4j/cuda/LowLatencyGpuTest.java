@@ -19,6 +19,7 @@ import ep4j.cuda.driver.DeviceMemory;
 import ep4j.cuda.driver.Driver;
 import ep4j.oracle.Cases;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -161,16 +162,31 @@ class LowLatencyGpuTest {
         x[384] = (short) 0x7F7F; // largest bf16 next to them
     }
 
+    /**
+     * Every row of a combine input, random: the big cases have 32768 rows of 7168 channels, so one
+     * random long makes four values (drawing each value apart took most of the test's time).
+     */
     private static Tensor hostY(Cases.Case c, int rank, int maxTokens, long salt) {
         int local = c.localExperts();
-        int rows = local * c.ranks * maxTokens;
-        short[] bits = new short[rows * c.hidden];
+        Tensor y = Tensor.allocateHost(DType.BF16, local, (long) c.ranks * maxTokens, c.hidden);
+        MemorySegment seg = y.segment();
+        long n = y.numel();
         SplittableRandom rnd = new SplittableRandom(salt * 7_777_777L + rank);
-        for (int i = 0; i < bits.length; i++) {
-            float f = (1 + rnd.nextInt(128) / 128f) * Math.scalb(1f, rnd.nextInt(17) - 8) * (rnd.nextBoolean() ? 1 : -1);
-            bits[i] = (short) (Float.floatToRawIntBits(f) >>> 16);
+        for (long i = 0; i < n; i += 4) {
+            long r = rnd.nextLong();
+            for (long j = i; j < Math.min(n, i + 4); j++, r >>>= 16) {
+                seg.setAtIndex(ValueLayout.JAVA_SHORT, j, bf16((int) r & 0xFFFF));
+            }
         }
-        return Tensor.ofBf16Bits(bits, local, (long) c.ranks * maxTokens, c.hidden);
+        return y;
+    }
+
+    /** +-(1 + m / 128) * 2^e from 16 random bits: m in [0, 128), e in [-8, 8]; never 0, NaN or infinite. */
+    private static short bf16(int bits) {
+        int mantissa = bits & 0x7F;
+        int exponent = ((bits >>> 7) & 0x1F) % 17 - 8;
+        int sign = (bits >>> 12) & 1;
+        return (short) (sign << 15 | (127 + exponent) << 7 | mantissa);
     }
 
     private static LowLatencyDispatchArgs args(Tensor x, Tensor idx, int experts, int mode, boolean hook) {
