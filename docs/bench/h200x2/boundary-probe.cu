@@ -21,6 +21,32 @@ __global__ void __launch_bounds__(512) k(unsigned long long* host, unsigned long
   }
 }
 
+// The same body with one block per SM (120 KiB of dynamic shared memory, as the low-latency
+// kernels' registers allow) for the programmatic-dependent-launch rows: pdl = 1 waits for the
+// previous grid (griddepcontrol.wait) after letting the next one launch (launch_dependents).
+__global__ void __launch_bounds__(512) kx(unsigned long long* host, unsigned long long* dev, int stamp, unsigned long long v, int pdl) {
+  extern __shared__ int xs[];
+  if (pdl) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (pdl) asm volatile("griddepcontrol.wait;" ::: "memory");
+  xs[threadIdx.x] = threadIdx.x;
+  __syncthreads();
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    dev[0] = v + xs[1];
+    if (stamp == 1) asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(host), "l"(v) : "memory");
+    if (stamp == 3) asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(host), "l"(v) : "memory");
+  }
+}
+
+static cudaError_t launch_x(cudaStream_t s, unsigned long long* host, unsigned long long* dev, int stamp, unsigned long long v, int pdl) {
+  cudaLaunchConfig_t c = {};
+  c.gridDim = dim3(132); c.blockDim = dim3(512); c.dynamicSmemBytes = 120 * 1024; c.stream = s;
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  at[0].val.programmaticStreamSerializationAllowed = 1;
+  c.attrs = at; c.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&c, kx, host, dev, stamp, v, pdl);
+}
+
 int main() {
   unsigned long long *host, *hostDev, *dev;
   CK(cudaHostAlloc(&host, 4096, cudaHostAllocMapped));
@@ -70,5 +96,29 @@ int main() {
     float ms; CK(cudaEventElapsedTime(&ms, a, b)); if (ms < best) best = ms;
   }
   printf("%-17s %-13s %6.2f us per launch\n", "plain, 1 block", "", best * 1000 / N);
+  // one block per SM, with and without programmatic dependent launch, stream and graph
+  CK(cudaFuncSetAttribute(kx, cudaFuncAttributeMaxDynamicSharedMemorySize, 120 * 1024));
+  const int xstamps[] = {0, 1, 3};
+  const char* xnames[] = {"excl plain", "excl host stamp", "excl relaxed"};
+  for (int si = 0; si < 3; si++)
+    for (int pdl = 0; pdl < 2; pdl++) {
+      float bs = 1e9, bg = 1e9;
+      for (int rep = 0; rep < 5; rep++) {
+        CK(cudaEventRecord(a, s));
+        for (int i = 0; i < N; i++) CK(launch_x(s, hostDev, dev, xstamps[si], i, pdl));
+        CK(cudaEventRecord(b, s)); CK(cudaEventSynchronize(b));
+        float ms; CK(cudaEventElapsedTime(&ms, a, b)); if (ms < bs) bs = ms;
+      }
+      cudaGraph_t g; cudaGraphExec_t ge;
+      CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+      for (int i = 0; i < N; i++) CK(launch_x(s, hostDev, dev, xstamps[si], i, pdl));
+      CK(cudaStreamEndCapture(s, &g));
+      CK(cudaGraphInstantiate(&ge, g, 0));
+      for (int rep = 0; rep < 5; rep++) {
+        CK(cudaEventRecord(a, s)); CK(cudaGraphLaunch(ge, s)); CK(cudaEventRecord(b, s)); CK(cudaEventSynchronize(b));
+        float ms; CK(cudaEventElapsedTime(&ms, a, b)); if (ms < bg) bg = ms;
+      }
+      printf("%-17s %-13s %6.2f us per launch, graph %6.2f\n", xnames[si], pdl ? "pdl" : "", bs * 1000 / N, bg * 1000 / N);
+    }
   return 0;
 }

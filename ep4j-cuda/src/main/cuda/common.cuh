@@ -17,6 +17,10 @@ __device__ __forceinline__ void store_release_sys(unsigned long long* addr, unsi
   asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(addr), "l"(value) : "memory");
 }
 
+__device__ __forceinline__ void store_relaxed_sys(unsigned long long* addr, unsigned long long value) {
+  asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(addr), "l"(value) : "memory");
+}
+
 __device__ __forceinline__ void add_relaxed_sys(unsigned long long* addr, unsigned long long value) {
   asm volatile("red.relaxed.sys.global.add.u64 [%0], %1;" ::"l"(addr), "l"(value) : "memory");
 }

@@ -117,10 +117,17 @@ __device__ __forceinline__ void op_error(const Op& op, int code, int peer, long 
   }
 }
 
-// Last of all in the op: its outputs are in place, the host may look. The release orders this
-// thread's earlier writes, and those it saw from other blocks, before the stamp.
+// Last of all in the op: its outputs are in place, the host may look. What the host reads after
+// the stamp is the call record, and only its code unless the op failed (CallRecords.raise):
+// device outputs it reaches through the stream, or through copies that read device memory, where
+// the blocks' writes already are (the last block saw them at GPU scope through its ticket or
+// acquire). So a stamp of an op that did not fail is a relaxed store; one that failed releases
+// the record op_error wrote (the failure is seen here first: op_error raises the device word
+// before the record, and its block arrived after). On H200 a release into host memory costs
+// about 1.4 us at each kernel boundary, a relaxed store 0.1 (boundary-probe.txt, session 11).
 __device__ __forceinline__ void op_complete(const Op& op) {
-  store_release_sys(&op.record->stamp, op.index + 1);
+  if (op_failed(op)) store_release_sys(&op.record->stamp, op.index + 1);
+  else store_relaxed_sys(&op.record->stamp, op.index + 1);
 }
 
 // The end of an op whose launches all ran in a row: the next op takes the next number.

@@ -22,7 +22,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (bf16 and fp8, fresh, cached and worst-case sized; rows for the bulk kernel, which runs the
  * count exchange itself, and rows too large for it) and combine (weights, two biases), on one
  * GPU, two, every GPU of the machine, and in groups of 4 and 8 ranks even where the machine has
- * fewer GPUs (ranks then share GPUs, which checks the kernels at those group sizes, not their speed).
+ * fewer GPUs (ranks then share GPUs, which checks the kernels at those group sizes, not their speed),
+ * and in groups of 3 and 6, whose sizes do not divide 16.
  */
 @Tag("gpu")
 class NormalKernelsGpuTest {
@@ -37,7 +38,17 @@ class NormalKernelsGpuTest {
             GPU.add(EpGroup.localGpus(r, Math.min(r, gpus)));
             CPU.add(EpGroup.cpu(r));
         }
+        for (int r : ODD_GROUPS) {
+            GPU.add(EpGroup.localGpus(r, Math.min(r, gpus)));
+            CPU.add(EpGroup.cpu(r));
+        }
     }
+
+    /**
+     * Group sizes that do not divide 16: the bulk dispatch's count exchange reads a 16-token
+     * grain's is_token_in_rank in bytes instead of 16-byte pieces there (exchange.cuh).
+     */
+    private static final int[] ODD_GROUPS = {3, 6};
 
     /** One GPU, two and every GPU of the machine; 4 and 8 ranks, on shared GPUs where there are fewer. */
     static int[] rankChoices(int gpus) {
@@ -97,6 +108,23 @@ class NormalKernelsGpuTest {
             if (46 % ranks == 0) {
                 out.add(Arguments.of(RoutingCase.of(ranks, 46, 2048, 40, 14, seed++), false, 1, 0, Config.auto()));
             }
+        }
+        for (int ranks : ODD_GROUPS) {
+            int[] uneven = new int[ranks];
+            for (int r = 0; r < ranks; r++) {
+                uneven[r] = r == 1 ? 0 : 37 * r + 5;
+            }
+            out.add(Arguments.of(RoutingCase.of(ranks, 48 * ranks, 7168, 8, 4096, seed++), false, 1, 0, Config.sms(16)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 48 * ranks, 7168, 8, 4096, seed++), true, 1, 0, Config.sms(16)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 16 * ranks, 2048, 1, 17, seed++), false, 1, 0, Config.sms(2)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 16 * ranks, 2048, 4, 0, seed++).withTokens(uneven), true, 1, 0,
+                    Config.sms(5)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 32 * ranks, 4096, 8, 1000, seed++).withEmptySlots(0.3), true, 4,
+                    1000 * ranks, Config.sms(7)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 128 * ranks, 1024, 33, 97, seed++).withEmptySlots(0.1), false, 1,
+                    0, Config.sms(4)));
+            out.add(Arguments.of(RoutingCase.of(ranks, 8 * ranks, 65536, 2, 40, seed++), true, 1, 40 * ranks,
+                    Config.sms(4)));
         }
         return out.stream();
     }

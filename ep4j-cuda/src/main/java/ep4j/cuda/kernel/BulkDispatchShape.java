@@ -14,11 +14,22 @@ public record BulkDispatchShape(int warps, int stages, int sharedBytes) {
     /** Compile-time limits of dispatch.cuh (kBulkDispatchMaxWarps, kBulkDispatchMaxStages). */
     public static final int MAX_WARPS = 16;
     public static final int MAX_STAGES = 8;
+    /** Slots (x row and scale row, each rounded to 128 bytes) up to this size are "small rows". */
+    static final int SMALL_ROW = 8 * 1024;
     /**
-     * Four warps: enough lanes for the rows' metadata while the copy engine moves the rows
-     * (measured on two H200 at 16 SMs, FP8 rows: 121-125 us with 4 warps, 150 with 8, 197-200 with 2).
+     * Warps per block for small rows and for large ones. A warp walks its tokens one after
+     * another, each token's rows stored by bulk copies from its ring, so at few warps a block is
+     * bound by that walk (about 1.5 us per token and warp on H200, whatever the row size), and
+     * at many by the link. Measured on nvidia-h200-x2, 16 SMs, 4096 tokens of hidden 7168,
+     * pipelined (session 11; warps x slots):
+     * <ul>
+     *   <li>bf16 rows (14 KiB): 2 x 7 199.0-199.4 us, 4 x 3 207.8-209.6 (8 warps fit no two slots);
+     *   <li>fp8 rows (7.25 KiB with scales): 2 x 8 203-204 us, 4 x 6 115.3-115.6, 8 x 3
+     *       113.4-114.1, 12 x 2 117.9-118.0.
+     * </ul>
      */
-    static final int PREFERRED_WARPS = 4;
+    static final int SMALL_ROW_WARPS = 8;
+    static final int LARGE_ROW_WARPS = 2;
 
     public int threads() {
         return warps * 32;
@@ -26,12 +37,13 @@ public record BulkDispatchShape(int warps, int stages, int sharedBytes) {
 
     /**
      * The shape for x rows of {@code rowBytes} with scale rows of {@code scaleBytes} (0 without
-     * scales), or null when two slots per warp do not fit. Scale rows travel in the slot when they
-     * are whole 16-byte pieces; otherwise the lanes copy them.
+     * scales), or null when two slots per warp do not fit: the warps for the row's size, halved
+     * until two slots each fit, each with as many slots as the budget allows. Scale rows travel in
+     * the slot when they are whole 16-byte pieces; otherwise the lanes copy them.
      */
     public static BulkDispatchShape forRow(int rowBytes, int scaleBytes) {
         long stride = align(Math.max(rowBytes, 16)) + (scaleBytes > 0 && scaleBytes % 16 == 0 ? align(scaleBytes) : 0);
-        for (int warps = PREFERRED_WARPS; warps >= 1; warps /= 2) {
+        for (int warps = stride <= SMALL_ROW ? SMALL_ROW_WARPS : LARGE_ROW_WARPS; warps >= 1; warps /= 2) {
             long stages = Math.min(MAX_STAGES, SHARED_BUDGET / (warps * stride));
             if (stages >= 2) {
                 return new BulkDispatchShape(warps, (int) stages, (int) (warps * stages * stride));

@@ -8,19 +8,34 @@ import org.junit.jupiter.api.Test;
 
 class BulkDispatchShapeTest {
     @Test
-    void aBf16RowOfHidden7168GetsFourWarpsOfThreeSlots() {
+    void aBf16RowOfHidden7168GetsTwoWarpsOfSevenSlots() {
         BulkDispatchShape s = BulkDispatchShape.forRow(7168 * 2, 0);
-        assertEquals(4, s.warps());
+        assertEquals(2, s.warps());
+        assertEquals(7, s.stages());
+        assertEquals(2 * 7 * 14336, s.sharedBytes());
+        assertEquals(64, s.threads());
+    }
+
+    @Test
+    void anFp8RowOfHidden7168GetsEightWarpsOfThreeSlots() {
+        BulkDispatchShape s = BulkDispatchShape.forRow(7168, 224);
+        assertEquals(8, s.warps());
         assertEquals(3, s.stages());
-        assertEquals(4 * 3 * 14336, s.sharedBytes());
-        assertEquals(128, s.threads());
+    }
+
+    @Test
+    void warpsHalveUntilTwoSlotsFit() {
+        // 64 KiB fp8 rows (hidden 65536, 2 KiB of scales): 2 warps x 2 slots would need 264 KiB.
+        BulkDispatchShape s = BulkDispatchShape.forRow(65536, 2048);
+        assertEquals(1, s.warps());
+        assertEquals(3, s.stages());
     }
 
     @Test
     void wholeSixteenByteScaleRowsTravelInTheSlot() {
         // fp8 hidden 7168: 7168 bytes of x plus 56 float scales (224 bytes), each rounded up to 128.
         BulkDispatchShape s = BulkDispatchShape.forRow(7168, 224);
-        assertEquals(4 * s.stages() * (7168 + 256), s.sharedBytes());
+        assertEquals(s.warps() * s.stages() * (7168 + 256), s.sharedBytes());
         // 4 scales (16 bytes) travel too; 3 scales (12 bytes) are copied by the lanes, outside the slot.
         BulkDispatchShape withScales = BulkDispatchShape.forRow(1024, 16);
         assertEquals(withScales.warps() * withScales.stages() * (1024 + 128), withScales.sharedBytes());
