@@ -143,7 +143,8 @@ struct CallRecord;
   /* Written by peers: one line per kind, word [source rank]. */                                     \
   A(unsigned long long, notify, kSignalLine)            /* counts published (normal dispatch) */     \
   A(unsigned long long, dispatch_ready, kSignalLine)    /* ready to receive a cached dispatch */     \
-  A(unsigned long long, dispatch_arrive, kSignalLine)   /* rows of the dispatch are in place */      \
+  A(unsigned long long, dispatch_arrive, kSignalLine)   /* shares of arrived blocks (control.cuh) */ \
+  A(unsigned long long, dispatch_poison, kSignalLine)   /* the source's last failed dispatch call */ \
   A(unsigned long long, combine_ready, kSignalLine)     /* the source's combine input is readable */ \
   A(unsigned long long, combine_done, kSignalLine)      /* the source finished reading ours */       \
   A(unsigned long long, ll_dispatch_data, 2 * kSignalLine)  /* [slot][source]: send blocks done */    \

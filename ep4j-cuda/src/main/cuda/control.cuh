@@ -216,6 +216,15 @@ __device__ __forceinline__ bool wait_count(const Op& op, const unsigned long lon
   return true;
 }
 
+// What a kernel's blocks add to an arrival count, together, per call: whatever the grid, so
+// that a receiver needs no sender's block count (ranks may launch different grids).
+constexpr unsigned long long kArrivalShares = 1ull << 20;
+
+// Block b's share of kArrivalShares among G blocks; the G shares sum to it exactly.
+__device__ __forceinline__ unsigned long long arrival_share(unsigned int b, unsigned int G) {
+  return ((b + 1ull) * kArrivalShares) / G - (b * kArrivalShares) / G;
+}
+
 // Threads [0, R) of the block wait for word [j] of `line` (this rank's control block) to reach
 // n, while warps 1.. run `work` (a bool(): false when the thread found the op cannot go on), so
 // the wait's latency hides behind other loads; block-uniform result: whether every peer's call n

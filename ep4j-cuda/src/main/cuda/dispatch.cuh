@@ -118,17 +118,29 @@ __device__ __forceinline__ bool dispatch_begin(const DispatchParams& p, Op& op, 
   return !block_sees_failure(op);
 }
 
-// The last block to finish tells every destination that our rows are in place, then waits
-// until every source has told us, so the op ends only with the whole output written.
+// The end of a dispatch: every block tells every destination that its rows are in place by
+// adding its share of kArrivalShares to this rank's arrival count there (after a system fence:
+// the rows went to peers; the barrier orders the block's other threads' writes before it),
+// first naming call n in this rank's poison word there when the op failed here. Block 0 then
+// waits until every source's count, its own included, says call n is complete, so the op ends
+// only with the whole output written. No block waits for a last one's ticket and its second
+// fence before the signals leave.
 __device__ __forceinline__ void dispatch_end(const DispatchParams& p, const Op& op, unsigned long long n,
                                              unsigned long long nx) {
-  if (!last_block_done(&op.ctrl->block_counter[0])) return;
-  if (threadIdx.x == 0) op.ctrl->task_counter[0] = 0;  // every warp has finished taking items
-  if (threadIdx.x < p.ranks) signal_peer(control_of(p, threadIdx.x)->dispatch_arrive, p.rank, signal_value(op, n));
+  __syncthreads();
+  if (threadIdx.x < p.ranks) {
+    Control* peer = control_of(p, threadIdx.x);
+    if (op_failed(op)) *reinterpret_cast<volatile unsigned long long*>(peer->dispatch_poison + p.rank) = n;
+    __threadfence_system();
+    add_relaxed_sys(peer->dispatch_arrive + p.rank, arrival_share(blockIdx.x, gridDim.x));
+  }
+  if (blockIdx.x != 0) return;
   if (threadIdx.x < p.ranks)
-    wait_signal(op, op.ctrl->dispatch_arrive + threadIdx.x, n, threadIdx.x, kWaitDispatchArrival, p.timeout_ns);
+    wait_count(op, op.ctrl->dispatch_arrive + threadIdx.x, op.ctrl->dispatch_poison + threadIdx.x, n, (int)kArrivalShares,
+               threadIdx.x, kWaitDispatchArrival, p.timeout_ns);
   __syncthreads();
   if (threadIdx.x == 0) {
+    op.ctrl->task_counter[0] = 0;  // every block has arrived: every warp has finished taking items
     op.ctrl->dispatch_calls = n;
     if (p.exchange) op.ctrl->notify_calls = nx;  // read at every block's start: advanced last
     op_end(op);

@@ -12,6 +12,7 @@ public final class ControlLayout {
     public static final CStruct.I64s NOTIFY = B.u64s("notify", SIGNAL_LINE);
     public static final CStruct.I64s DISPATCH_READY = B.u64s("dispatch_ready", SIGNAL_LINE);
     public static final CStruct.I64s DISPATCH_ARRIVE = B.u64s("dispatch_arrive", SIGNAL_LINE);
+    public static final CStruct.I64s DISPATCH_POISON = B.u64s("dispatch_poison", SIGNAL_LINE);
     public static final CStruct.I64s COMBINE_READY = B.u64s("combine_ready", SIGNAL_LINE);
     public static final CStruct.I64s COMBINE_DONE = B.u64s("combine_done", SIGNAL_LINE);
     public static final CStruct.I64s LL_DISPATCH_DATA = B.u64s("ll_dispatch_data", 2 * SIGNAL_LINE);
