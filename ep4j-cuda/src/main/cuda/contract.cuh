@@ -25,7 +25,7 @@ namespace ep4j {
 
 #define EP4J_CONSTANTS(C)                                                                         \
   C(kMaxRanks, 8)              /* ranks of an intranode group; every peer-pointer array */       \
-  C(kMaxExperts, 4096)         /* experts of a normal dispatch (notify mailbox rows) */          \
+  C(kMaxExperts, 4096)         /* experts of a normal dispatch (count exchange mailbox rows) */ \
   C(kLlMaxExperts, 4096)       /* experts of a low-latency call (shared-memory histograms) */    \
   C(kLlTokenBits, 21)          /* low-latency maxTokensPerRank < 2^kLlTokenBits */               \
   C(kMaxTopk, 1024)            /* top-k slots per token any kernel accepts */                    \
@@ -141,7 +141,7 @@ struct CallRecord;
 // so launches take the same parameters every time and a CUDA graph replays them correctly.
 #define EP4J_CONTROL(F, A)                                                                           \
   /* Written by peers: one line per kind, word [source rank]. */                                     \
-  A(unsigned long long, notify, kSignalLine)            /* counts published (normal dispatch) */     \
+  A(unsigned long long, notify, kSignalLine)            /* abort only: mailbox words carry the calls */ \
   A(unsigned long long, dispatch_ready, kSignalLine)    /* ready to receive a cached dispatch */     \
   A(unsigned long long, dispatch_arrive, kSignalLine)   /* shares of arrived blocks (control.cuh) */ \
   A(unsigned long long, dispatch_poison, kSignalLine)   /* the source's last failed dispatch call */ \

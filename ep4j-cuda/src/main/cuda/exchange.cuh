@@ -1,7 +1,8 @@
 // The count exchange of a normal dispatch (DESIGN 2.2): every rank publishes how many of its
-// tokens go to each rank (and the layout's tokens per expert) in every rank's mailbox, signals,
-// and reads the others' rows back. That fixes every row's final position without atomics: rank
-// i's rows for rank d start after those of ranks 0..i-1, in source-token order.
+// tokens go to each rank (and the layout's tokens per expert) in every rank's mailbox, as words
+// that carry the call's number, and reads the others' rows back. That fixes every row's final
+// position without atomics: rank i's rows for rank d start after those of ranks 0..i-1, in
+// source-token order.
 //
 // Two launches can run it, on the same fields (contract.cuh: EP4J_EXCHANGE_PARAMS):
 // ep4j_notify (one block, before a dispatch kernel) and ep4j_dispatch_bulk itself, every block
@@ -15,36 +16,88 @@ namespace ep4j {
 // A mailbox row: tokens to each rank, then tokens per (global) expert.
 constexpr int kMailboxRow = kMaxRanks + kMaxExperts;
 
-// This rank's mailbox for call nx of the exchange: [kMaxRanks sources][kMailboxRow] ints, one of
-// two halves by the call's parity. A peer writes half nx & 1 only once it finished call nx - 1,
-// which ended after this rank had read call nx - 1's half (the dispatch's arrival barrier), so
-// the half of call nx - 2 is free again.
-template <class P>
-__device__ __forceinline__ int* mailbox_of(const P& p, int rank, unsigned long long nx) {
-  return reinterpret_cast<int*>(p.heap[rank] + p.o_mailbox) + (long long)(nx & 1ull) * kMaxRanks * kMailboxRow;
+// A mailbox word: the exchange's call number (its low 32 bits) above the count, written with
+// one 8-byte store. A reader knows a word is this call's from the word alone, so a sender
+// publishes with plain stores: no system fence waits for them to land, and no signal follows.
+__device__ __forceinline__ unsigned long long mailbox_word(unsigned long long nx, int count) {
+  return (unsigned long long)(unsigned int)nx << 32 | (unsigned int)count;
 }
 
-// Writes this rank's row (totals[d]: its tokens for rank d) into every rank's mailbox, by the
-// block's threads. The caller makes the block's writes visible (barrier, system fence) before it
-// signals Control::notify.
+// Rank `rank`'s mailbox: [kMaxRanks sources][kMailboxRow] words (the heap is zeroed at creation,
+// and call numbers start at 1). One copy serves every call: a peer writes call nx + 1's words only
+// once its call nx ended, which waited for this rank's arrival, after this rank read call nx's.
+template <class P>
+__device__ __forceinline__ unsigned long long* mailbox_of(const P& p, int rank) {
+  return reinterpret_cast<unsigned long long*>(p.heap[rank] + p.o_mailbox);
+}
+
+// Writes this rank's row (totals[d]: its tokens for rank d; then the layout's tokens per expert)
+// into every rank's mailbox, by the block's threads.
 template <class P>
 __device__ __forceinline__ void exchange_publish(const P& p, const int* totals, unsigned long long nx) {
   const int R = p.ranks;
   for (int j = 0; j < R; j++) {
-    int* row = mailbox_of(p, j, nx) + (long long)p.rank * kMailboxRow;
+    unsigned long long* row = mailbox_of(p, j) + (long long)p.rank * kMailboxRow;
     for (int i = threadIdx.x; i < R + p.num_experts; i += blockDim.x)
-      row[i < R ? i : kMaxRanks + (i - R)] = i < R ? totals[i] : p.tokens_per_expert[i - R];
+      store_relaxed_sys(row + (i < R ? i : kMaxRanks + (i - R)),
+                        mailbox_word(nx, i < R ? totals[i] : p.tokens_per_expert[i - R]));
   }
 }
 
-// Rows source i sends to rank d in call nx, from this rank's mailbox (after every signal of nx).
-__device__ __forceinline__ int mailbox_count(const int* mine, int i, int d) { return mine[i * kMailboxRow + d]; }
+// The count in word `w` of this rank's mailbox once source `peer` wrote it for call nx; -1 when
+// the wait failed (recorded: a timeout names the peer and the call its word still holds; an
+// aborted group, seen on the peer's notify word, which abort writes; or the op failed elsewhere).
+template <class P>
+__device__ __forceinline__ int mailbox_take(const P& p, const Op& op, const unsigned long long* w,
+                                            unsigned long long nx, int peer) {
+  const unsigned int tag = (unsigned int)nx;
+  unsigned long long v = load_volatile_u64(w);
+  if ((unsigned int)(v >> 32) != tag) {
+    const uint64_t start = global_timer_ns();
+    for (unsigned int spin = 1;; spin++) {
+      v = load_volatile_u64(w);
+      if ((unsigned int)(v >> 32) == tag) break;
+      if ((spin & 255u) == 0) {
+        if (op_failed(op)) return -1;
+        if (load_volatile_u64(op.ctrl->notify + peer) >= kAbortWord) {
+          op_error(op, kAborted, peer, 0, (long long)nx, kWaitNotify);
+          return -1;
+        }
+        if ((long long)(global_timer_ns() - start) > p.timeout_ns) {
+          op_error(op, kTimeout, peer, (long long)(v >> 32), (long long)nx, kWaitNotify);
+          return -1;
+        }
+      }
+    }
+  }
+  return (int)(unsigned int)v;
+}
+
+// Every rank's totals of call nx, rows[i][d]: the tokens source i sends to rank d, by the block's
+// threads (one word each). Block-uniform: whether every word came.
+template <class P>
+__device__ __forceinline__ bool exchange_gather(const P& p, const Op& op, unsigned long long nx,
+                                                int (*rows)[kMaxRanks]) {
+  __shared__ int ok;
+  if (threadIdx.x == 0) ok = 1;
+  __syncthreads();
+  const int R = p.ranks;
+  const unsigned long long* box = mailbox_of(p, p.rank);
+  for (int q = threadIdx.x; q < R * R; q += blockDim.x) {
+    const int i = q / R, d = q % R;
+    const int c = mailbox_take(p, op, box + (long long)i * kMailboxRow + d, nx, i);
+    if (c < 0) ok = 0;
+    else rows[i][d] = c;
+  }
+  __syncthreads();
+  return ok != 0;
+}
 
 // Where this rank's rows start on rank d: the rows ranks 0..rank-1 send there.
 template <class P>
-__device__ __forceinline__ int exchange_base(const P& p, const int* mine, int d) {
+__device__ __forceinline__ int exchange_base(const P& p, const int (*rows)[kMaxRanks], int d) {
   int before = 0;
-  for (int i = 0; i < p.rank; i++) before += mailbox_count(mine, i, d);
+  for (int i = 0; i < p.rank; i++) before += rows[i][d];
   return before;
 }
 
@@ -56,37 +109,43 @@ struct Overflow {
 };
 
 template <class P>
-__device__ __forceinline__ Overflow exchange_overflow(const P& p, const int* mine) {
+__device__ __forceinline__ Overflow exchange_overflow(const P& p, const int (*rows)[kMaxRanks]) {
   if (p.worst_rows > 0)
     for (int d = 0; d < p.ranks; d++) {
-      int rows = 0;
-      for (int i = 0; i < p.ranks; i++) rows += mailbox_count(mine, i, d);
-      if (rows > p.worst_rows) return {d, rows};
+      int n = 0;
+      for (int i = 0; i < p.ranks; i++) n += rows[i][d];
+      if (n > p.worst_rows) return {d, n};
     }
   return {-1, 0};
 }
 
 // What the handle and the host learn from the counts, by one block's threads: the received rows
-// per source rank (recv_offsets, recv_total), the aligned rows per local expert, and the host
-// summary's fields (not its stamp: the caller writes it last). Records kWorstTokensOverflow.
+// per source rank (recv_offsets, recv_total), the aligned rows per local expert (from the
+// mailbox's expert words of call nx), and the host summary's fields (not its stamp: the caller
+// writes it last). Records kWorstTokensOverflow.
 template <class P>
-__device__ __forceinline__ void exchange_results(const P& p, const Op& op, const int* mine) {
+__device__ __forceinline__ void exchange_results(const P& p, const Op& op, const int (*rows)[kMaxRanks],
+                                                 unsigned long long nx) {
   const int R = p.ranks;
   if (threadIdx.x == 0) {
     int acc = 0;
     for (int i = 0; i < R; i++) {
       p.recv_offsets[i] = acc;
-      acc += mailbox_count(mine, i, p.rank);
+      acc += rows[i][p.rank];
     }
     p.recv_offsets[R] = acc;
     *p.recv_total = acc;
     p.summary->total = acc;
-    const Overflow o = exchange_overflow(p, mine);
+    const Overflow o = exchange_overflow(p, rows);
     if (o.rank >= 0) op_error(op, kWorstTokensOverflow, o.rank, o.rows, p.worst_rows, 0);
   }
+  const unsigned long long* box = mailbox_of(p, p.rank);
   for (int l = threadIdx.x; l < p.local_experts; l += blockDim.x) {
     long long n = 0;
-    for (int i = 0; i < R; i++) n += mine[i * kMailboxRow + kMaxRanks + p.rank * p.local_experts + l];
+    for (int i = 0; i < R; i++) {
+      const int c = mailbox_take(p, op, box + (long long)i * kMailboxRow + kMaxRanks + p.rank * p.local_experts + l, nx, i);
+      n += max(c, 0);
+    }
     const long long a = p.expert_alignment;
     const int aligned = (int)((n + a - 1) / a * a);
     p.recv_tokens_per_expert[l] = aligned;
@@ -199,8 +258,8 @@ __device__ __forceinline__ void count_tokens(const P& p, const TokenRange& b, in
 
 // The count exchange run by ep4j_dispatch_bulk's blocks (DispatchParams::exchange), while the
 // warps' first rows load. Every block counts the layout's is_token_in_rank: the tokens before its
-// own, its own, and the rest. Block 0 publishes the totals and signals; every block waits for
-// every rank's counts; then each warp counts its own tokens, and writes their final rows
+// own, its own, and the rest. Block 0 publishes the totals; every block waits for every rank's
+// totals (exchange_gather); then each warp counts its own tokens, and writes their final rows
 // (send_row, the handle's) and the handle's is_token_in_rank. Block 0 also writes the results
 // (exchange_results) and the host summary's stamp.
 // Returns whether the copy may go on, the same in every block of every rank (false on a failed
@@ -220,14 +279,7 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
   __syncthreads();
   if (threadIdx.x < R) totals[threadIdx.x] = counts[0][threadIdx.x] + counts[1][threadIdx.x] + counts[2][threadIdx.x];
   __syncthreads();
-  if (blockIdx.x == 0) {
-    exchange_publish(p, totals, nx);
-    __syncthreads();
-    if (threadIdx.x < R) {
-      __threadfence_system();
-      signal_peer(control_of(p, threadIdx.x)->notify, p.rank, signal_value(op, nx));
-    }
-  }
+  if (blockIdx.x == 0) exchange_publish(p, totals, nx);
   // While the counts travel: each warp counts its own tokens (bits[i]: token begin + 32 i + lane).
   const TokenRange mine = warp_tokens(T, warp, warps);
   constexpr int kHeld = 4;  // 32-token steps a warp keeps in registers; more are loaded again below
@@ -249,16 +301,16 @@ __device__ __forceinline__ bool dispatch_exchange(const DispatchParams& p, const
 #pragma unroll
     for (int d = 0; d < kMaxRanks; d++)
       if (d == lane) of_warp[warp][d] = own[d];
-  const bool ok = block_wait_all(op, op.ctrl->notify, nx, R, kWaitNotify, p.timeout_ns);
-  const int* box = mailbox_of(p, p.rank, nx);
+  __shared__ int rows[kMaxRanks][kMaxRanks];
+  const bool ok = exchange_gather(p, op, nx, rows);
   if (ok) {
-    if (threadIdx.x < R) base[threadIdx.x] = exchange_base(p, box, threadIdx.x) + counts[0][threadIdx.x];
+    if (threadIdx.x < R) base[threadIdx.x] = exchange_base(p, rows, threadIdx.x) + counts[0][threadIdx.x];
     if (threadIdx.x == 0) {
-      go = exchange_overflow(p, box).rank < 0;
+      go = exchange_overflow(p, rows).rank < 0;
       received = 0;
-      for (int i = 0; i < R; i++) received += mailbox_count(box, i, p.rank);
+      for (int i = 0; i < R; i++) received += rows[i][p.rank];
     }
-    if (blockIdx.x == 0) exchange_results(p, op, box);
+    if (blockIdx.x == 0) exchange_results(p, op, rows, nx);
   } else if (threadIdx.x == 0) {
     go = 0;
   }

@@ -59,15 +59,10 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
   for (int d = 0; d < kMaxRanks; d++)
     if (d < R) excl[d] += warp_sums[d][warp];
 
-  // Publish this rank's row in every rank's mailbox (the half of this call's parity), then signal.
+  // Publish this rank's row in every rank's mailbox, then read every rank's totals back.
   exchange_publish(p, totals, n);
-  __syncthreads();
-  if (tid < R) {
-    __threadfence_system();
-    signal_peer(control_of(p, tid)->notify, p.rank, signal_value(op, n));
-  }
-  const bool ok = block_wait_all(op, op.ctrl->notify, n, R, kWaitNotify, p.timeout_ns);
-  if (!ok) {
+  __shared__ int rows[kMaxRanks][kMaxRanks];
+  if (!exchange_gather(p, op, n, rows)) {
     if (tid == 0) {
       op.ctrl->notify_calls = n;
       exchange_stamp(p, op);
@@ -75,9 +70,8 @@ extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(c
     return;
   }
 
-  const int* mine = mailbox_of(p, p.rank, n);
-  if (tid < R) offset_on[tid] = exchange_base(p, mine, tid);
-  exchange_results(p, op, mine);
+  if (tid < R) offset_on[tid] = exchange_base(p, rows, tid);
+  exchange_results(p, op, rows, n);
   __syncthreads();
 
   int next[kMaxRanks];

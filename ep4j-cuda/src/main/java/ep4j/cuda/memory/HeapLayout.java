@@ -71,7 +71,8 @@ public final class HeapLayout {
         this.capacity = Math.max(1, (long) ranks * spec.maxTokensPerRank());
         try {
             take(KernelConstants.CONTROL_BYTES);
-            mailbox = take(2L * KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 4);
+            // exchange.cuh: [source][row] words of 8 bytes, each a count and its call's number
+            mailbox = take(KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 8L);
             for (int s = 0; s < 2; s++) {
                 normal[s] = new NormalSlot(take(capacity * 2L * hidden), take(capacity * 4L * Math.max(1, hidden / 128)),
                         take(capacity * 8L * maxTopk), take(capacity * 4L * maxTopk), take(capacity * 4L));

@@ -44,7 +44,7 @@ class HeapLayoutTest {
         List<Region> heap = new ArrayList<>();
         heap.add(new Region("control", 0, KernelConstants.CONTROL_BYTES));
         heap.add(new Region("mailbox", l.mailbox,
-                2L * KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 4));
+                KernelConstants.MAX_RANKS * (KernelConstants.MAX_RANKS + KernelConstants.MAX_EXPERTS) * 8L));
         for (int s = 0; s < 2; s++) {
             HeapLayout.NormalSlot n = l.normal(s);
             heap.add(new Region("normal x " + s, n.x(), capacity * 2L * hidden));
