@@ -352,10 +352,9 @@ extern "C" __global__ void __launch_bounds__(ep4j::kBulkDispatchMaxWarps * 32)
       }
       __syncwarp();
     }
-    if (lane == 0) {
-      bulk_wait_all();
-      __threadfence_system();
-    }
+    // Every row has landed before the block arrives at its destinations (dispatch_end's fence
+    // then covers them: the barrier before it orders lane 0's view of the bulk writes first).
+    if (lane == 0) bulk_wait_all();
     if (go && p.worst_rows > 0) fill_unused_rows(p, total);
   }
 

@@ -135,7 +135,7 @@ __device__ __forceinline__ void exchange_results(const P& p, const Op& op, const
     }
     p.recv_offsets[R] = acc;
     *p.recv_total = acc;
-    p.summary->total = acc;
+    if (p.worst_rows == 0) p.summary->total = acc;
     const Overflow o = exchange_overflow(p, rows);
     if (o.rank >= 0) op_error(op, kWorstTokensOverflow, o.rank, o.rows, p.worst_rows, 0);
   }
@@ -149,17 +149,19 @@ __device__ __forceinline__ void exchange_results(const P& p, const Op& op, const
     const long long a = p.expert_alignment;
     const int aligned = (int)((n + a - 1) / a * a);
     p.recv_tokens_per_expert[l] = aligned;
-    p.summary->tokens_per_expert[l] = aligned;
+    if (p.worst_rows == 0) p.summary->tokens_per_expert[l] = aligned;
   }
 }
 
 // The host polls the summary's stamp (the row count of an exact-size dispatch) instead of
 // synchronizing the stream; it is written on failure too, after the error record, so the host
-// never waits past the kernel. One thread, after the block's summary writes.
+// never waits past the kernel. One thread, after the block's summary writes (the release orders
+// them, and the record, which op_error fenced, before the stamp). A worst-sized dispatch's host
+// reads no summary (its sizes are known), so that call writes none: a release into host memory
+// costs over a microsecond, and the thread that pays it also issues a warp's copies.
 template <class P>
 __device__ __forceinline__ void exchange_stamp(const P& p, const Op& op) {
-  __threadfence_system();
-  store_release_sys(&p.summary->stamp, op.index + 1);
+  if (p.worst_rows == 0) store_release_sys(&p.summary->stamp, op.index + 1);
 }
 
 // ------------------------------------------------------------ inside ep4j_dispatch_bulk
