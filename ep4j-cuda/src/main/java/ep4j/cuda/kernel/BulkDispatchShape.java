@@ -30,20 +30,34 @@ public record BulkDispatchShape(int warps, int stages, int sharedBytes) {
      */
     static final int SMALL_ROW_WARPS = 8;
     static final int LARGE_ROW_WARPS = 2;
+    /**
+     * Tokens a warp may walk before its block takes more warps: at about 1.5 us per token, 128
+     * tokens take as long as the link needs for a 16-SM block's share of 4096 bf16 rows. Past
+     * that share large rows get more warps (bf16, 4096 tokens on 8 SMs, synchronous calls in the
+     * SM sweep: 380 us with 2 warps, 339 with 4).
+     */
+    static final int TOKENS_PER_WARP = 128;
 
     public int threads() {
         return warps * 32;
     }
 
     /**
-     * The shape for x rows of {@code rowBytes} with scale rows of {@code scaleBytes} (0 without
-     * scales), or null when two slots per warp do not fit: the warps for the row's size, halved
-     * until two slots each fit, each with as many slots as the budget allows. Scale rows travel in
-     * the slot when they are whole 16-byte pieces; otherwise the lanes copy them.
+     * The shape for {@code tokens} x rows of {@code rowBytes} with scale rows of
+     * {@code scaleBytes} (0 without scales) on {@code blocks} blocks, or null when two slots per
+     * warp do not fit: the warps for the row's size, doubled (up to those of small rows) while a
+     * warp would walk more than {@link #TOKENS_PER_WARP} tokens, then halved until two slots each
+     * fit, each warp with as many slots as the budget allows. Scale rows travel in the slot when
+     * they are whole 16-byte pieces; otherwise the lanes copy them.
      */
-    public static BulkDispatchShape forRow(int rowBytes, int scaleBytes) {
+    public static BulkDispatchShape forRow(int rowBytes, int scaleBytes, int tokens, int blocks) {
         long stride = align(Math.max(rowBytes, 16)) + (scaleBytes > 0 && scaleBytes % 16 == 0 ? align(scaleBytes) : 0);
-        for (int warps = stride <= SMALL_ROW ? SMALL_ROW_WARPS : LARGE_ROW_WARPS; warps >= 1; warps /= 2) {
+        long perBlock = (Math.max(tokens, 0) + (long) Math.max(blocks, 1) - 1) / Math.max(blocks, 1);
+        int preferred = stride <= SMALL_ROW ? SMALL_ROW_WARPS : LARGE_ROW_WARPS;
+        while (preferred < SMALL_ROW_WARPS && perBlock > (long) preferred * TOKENS_PER_WARP) {
+            preferred *= 2;
+        }
+        for (int warps = preferred; warps >= 1; warps /= 2) {
             long stages = Math.min(MAX_STAGES, SHARED_BUDGET / (warps * stride));
             if (stages >= 2) {
                 return new BulkDispatchShape(warps, (int) stages, (int) (warps * stages * stride));

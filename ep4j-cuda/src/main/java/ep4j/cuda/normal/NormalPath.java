@@ -165,7 +165,9 @@ public final class NormalPath implements AutoCloseable {
 
         int rowBytes = (int) x.rowBytes();
         int scaleBytes = a.scales() == null ? 0 : (int) a.scales().rowBytes();
-        BulkDispatchShape shape = BULK_DISPATCH ? BulkDispatchShape.forRow(rowBytes, scaleBytes) : null;
+        long bytes = (long) t * rowBytes * r;
+        int grid = rt.blocks(a.config(), bytes, false);
+        BulkDispatchShape shape = BULK_DISPATCH ? BulkDispatchShape.forRow(rowBytes, scaleBytes, t, grid) : null;
         // The count exchange: inside the bulk kernel, or a launch of its own before the plain one.
         boolean exchangeInDispatch = cached == null && shape != null && EXCHANGE_IN_DISPATCH;
         ExchangeParams.Values exchange = null;
@@ -215,8 +217,6 @@ public final class NormalPath implements AutoCloseable {
         if (exchangeInDispatch) {
             DispatchParams.EXCHANGE_FIELDS.fill(dispatchParams, exchange);
         }
-        long bytes = (long) t * rowBytes * r;
-        int grid = rt.blocks(a.config(), bytes, false);
         timer.start(StageTimer.Stage.DISPATCH);
         if (shape != null) {
             rt.launch(rt.kernels.dispatchBulk, grid, shape.threads(), shape.sharedBytes(), dispatchParams);
