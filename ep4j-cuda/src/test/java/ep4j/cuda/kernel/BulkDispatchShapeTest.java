@@ -10,17 +10,14 @@ class BulkDispatchShapeTest {
     @Test
     void aBf16RowOfHidden7168GetsTwoWarpsOfSevenSlots() {
         BulkDispatchShape s = BulkDispatchShape.forRow(7168 * 2, 0, 4096, 16);
-        assertEquals(2, s.warps());
-        assertEquals(7, s.stages());
+        assertShape(2, 7, s);
         assertEquals(2 * 7 * 14336, s.sharedBytes());
         assertEquals(64, s.threads());
     }
 
     @Test
     void anFp8RowOfHidden7168GetsEightWarpsOfThreeSlots() {
-        BulkDispatchShape s = BulkDispatchShape.forRow(7168, 224, 4096, 16);
-        assertEquals(8, s.warps());
-        assertEquals(3, s.stages());
+        assertShape(8, 3, BulkDispatchShape.forRow(7168, 224, 4096, 16));
     }
 
     @Test
@@ -36,9 +33,12 @@ class BulkDispatchShapeTest {
     @Test
     void warpsHalveUntilTwoSlotsFit() {
         // 64 KiB fp8 rows (hidden 65536, 2 KiB of scales): 2 warps x 2 slots would need 264 KiB.
-        BulkDispatchShape s = BulkDispatchShape.forRow(65536, 2048, 4096, 16);
-        assertEquals(1, s.warps());
-        assertEquals(3, s.stages());
+        assertShape(1, 3, BulkDispatchShape.forRow(65536, 2048, 4096, 16));
+    }
+
+    private static void assertShape(int warps, int stages, BulkDispatchShape s) {
+        assertEquals(warps, s.warps(), s.toString());
+        assertEquals(stages, s.stages(), s.toString());
     }
 
     @Test
