@@ -39,6 +39,16 @@ __device__ __forceinline__ unsigned long long load_acquire_sys(const unsigned lo
   return v;
 }
 
+// The start of a kernel launched to overlap the one ahead of it on its stream
+// (RankRuntime.launchOverlapped): waits until that kernel has ended and its writes are visible
+// (at once when launched plainly), then lets the kernel behind it launch, whose blocks take the
+// SMs as this one's leave. Every block triggers only once it runs, so the dependent launch never
+// takes room this grid's blocks still need.
+__device__ __forceinline__ void overlapped_launch_begin() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
 // Slot i of a [T, K] top-k tensor, int64 or int32.
 __device__ __forceinline__ long long topk_at(const void* idx, int is64, long long i) {
   return is64 ? reinterpret_cast<const long long*>(idx)[i] : (long long)reinterpret_cast<const int*>(idx)[i];

@@ -164,6 +164,7 @@ __device__ __forceinline__ void ll_combine_receive(const LlParams& p, const Op& 
 
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_combine(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
+  overlapped_launch_begin();
   __shared__ LlShared sm;
   ll_launch<LlCombineWords>(p, [&](const Op& op, unsigned long long n) { ll_combine_send(p, op, n, sm); },
                             [&](const Op& op, unsigned long long n) { ll_combine_receive(p, op, n); });

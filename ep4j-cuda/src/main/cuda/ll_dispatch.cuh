@@ -404,6 +404,7 @@ __device__ __forceinline__ void ll_dispatch_receive(const LlParams& p, const Op&
 
 extern "C" __global__ void __launch_bounds__(ep4j::kLlThreads) ep4j_ll_dispatch(const __grid_constant__ ep4j::LlParams p) {
   using namespace ep4j;
+  overlapped_launch_begin();
   __shared__ LlShared sm;
   LlDispatchEarly early = {};
   if (p.phase != kLlReceive) early = ll_dispatch_early(p);

@@ -159,6 +159,29 @@ public final class RankRuntime implements AutoCloseable {
         }
     }
 
+    /** {@code -Dep4j.cuda.overlapLaunches=false} launches every kernel plainly (to compare, or as a way out). */
+    private static final boolean OVERLAP_LAUNCHES =
+            !"false".equalsIgnoreCase(System.getProperty("ep4j.cuda.overlapLaunches"));
+
+    /**
+     * Launches {@code f} like {@link #launch}, allowed to begin while the kernel ahead of it on the
+     * stream ends ({@link CudaFunction#launchOverlapped}); {@code f} waits for that kernel
+     * ({@code griddepcontrol.wait}) before it reads or writes anything.
+     */
+    public void launchOverlapped(CudaFunction f, int grid, int threads, int sharedBytes, Params p) {
+        if (!OVERLAP_LAUNCHES) {
+            launch(f, grid, threads, sharedBytes, p);
+            return;
+        }
+        try {
+            f.launchOverlapped(grid, threads, sharedBytes, stream,
+                    args.reset().struct(p.segment(), p.struct().alignment()));
+        } catch (RuntimeException e) {
+            broken = f.name() + ": launch failed: " + e.getMessage();
+            throw e;
+        }
+    }
+
     /** Refuses work on a closed or broken buffer. */
     public void ensureUsable() {
         if (closed) {

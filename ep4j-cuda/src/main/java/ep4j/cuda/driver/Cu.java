@@ -120,6 +120,9 @@ final class Cu {
     static final boolean HAS_FUNC_GET_PARAM_INFO = Lib.has("cuFuncGetParamInfo");
     static final MethodHandle cuLaunchKernel = Lib.bind("cuLaunchKernel", fd(ADDRESS,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    /** CUDA 12.0+; without it, launches that may overlap the previous kernel are plain launches. */
+    static final MethodHandle cuLaunchKernelEx = Lib.bind("cuLaunchKernelEx", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    static final boolean HAS_LAUNCH_KERNEL_EX = Lib.has("cuLaunchKernelEx");
     static final MethodHandle cuLaunchCooperativeKernel = Lib.bind("cuLaunchCooperativeKernel", fd(ADDRESS,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
 

@@ -51,6 +51,9 @@ public final class CudaConstants {
     public static final int CU_FUNC_ATTRIBUTE_NUM_REGS = 4;
     public static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
+    // CUlaunchAttributeID
+    public static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
     // CUpointer_attribute
     public static final int CU_POINTER_ATTRIBUTE_CONTEXT = 1;
     public static final int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;

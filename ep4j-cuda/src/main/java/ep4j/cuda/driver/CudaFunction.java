@@ -1,5 +1,6 @@
 package ep4j.cuda.driver;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -105,6 +106,51 @@ public final class CudaFunction {
         }
         if (r != CudaConstants.CUDA_SUCCESS) {
             throw launchFailure(r, "cuLaunchKernel", gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, stream);
+        }
+    }
+
+    /**
+     * A launch that may begin before the kernel ahead of it on {@code stream} has ended: once that
+     * kernel lets it ({@code griddepcontrol.launch_dependents} in every block, or its end), the
+     * driver starts this one's blocks as room frees up, which hides the launch latency between
+     * the two (programmatic stream serialization). This kernel must execute
+     * {@code griddepcontrol.wait} before it touches memory the earlier work wrote; until then it
+     * sees none of it. Without {@code cuLaunchKernelEx} (drivers before CUDA 12.0) it is a
+     * plain launch, where that wait returns at once.
+     */
+    public void launchOverlapped(int gridX, int blockX, int sharedBytes, CudaStream stream, KernelArgs args) {
+        if (!Cu.HAS_LAUNCH_KERNEL_EX) {
+            launch(gridX, 1, 1, blockX, 1, 1, sharedBytes, stream, args);
+            return;
+        }
+        MemorySegment params = prelaunch(gridX, 1, 1, blockX, 1, 1, sharedBytes, args);
+        MemorySegment s = stream.prepare();
+        // Scratch: the config (56 bytes), then its one attribute (72 bytes), zeroed.
+        MemorySegment scratch = Scratch.get();
+        MemorySegment config = scratch.asSlice(0, DriverStructs.CU_LAUNCH_CONFIG.byteSize());
+        MemorySegment attribute = scratch.asSlice(DriverStructs.CU_LAUNCH_CONFIG.byteSize(),
+                DriverStructs.CU_LAUNCH_ATTRIBUTE.byteSize());
+        attribute.set(JAVA_INT, DriverStructs.ATTRIBUTE_ID_OFFSET,
+                CudaConstants.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attribute.set(JAVA_INT, DriverStructs.ATTRIBUTE_VALUE_OFFSET, 1);  // programmaticStreamSerializationAllowed
+        config.set(JAVA_INT, DriverStructs.CONFIG_GRID_X_OFFSET, gridX);
+        config.set(JAVA_INT, DriverStructs.CONFIG_GRID_Y_OFFSET, 1);
+        config.set(JAVA_INT, DriverStructs.CONFIG_GRID_Z_OFFSET, 1);
+        config.set(JAVA_INT, DriverStructs.CONFIG_BLOCK_X_OFFSET, blockX);
+        config.set(JAVA_INT, DriverStructs.CONFIG_BLOCK_Y_OFFSET, 1);
+        config.set(JAVA_INT, DriverStructs.CONFIG_BLOCK_Z_OFFSET, 1);
+        config.set(JAVA_INT, DriverStructs.CONFIG_SHARED_OFFSET, sharedBytes);
+        config.set(ADDRESS, DriverStructs.CONFIG_STREAM_OFFSET, s);
+        config.set(ADDRESS, DriverStructs.CONFIG_ATTRS_OFFSET, attribute);
+        config.set(JAVA_INT, DriverStructs.CONFIG_NUM_ATTRS_OFFSET, 1);
+        int r;
+        try {
+            r = (int) Cu.cuLaunchKernelEx.invokeExact(config, handle, params, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r != CudaConstants.CUDA_SUCCESS) {
+            throw launchFailure(r, "cuLaunchKernelEx", gridX, 1, 1, blockX, 1, 1, sharedBytes, stream);
         }
     }
 

@@ -4,6 +4,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.MemoryLayout;
@@ -47,8 +48,34 @@ public final class DriverStructs {
             CU_MEM_LOCATION.withName("location"),
             JAVA_INT.withName("flags")).withName("CUmemAccessDesc");
 
+    /**
+     * {@code CUlaunchAttribute}: {@code { CUlaunchAttributeID id; char pad[4]; CUlaunchAttributeValue value; }},
+     * 72 bytes; the 64-byte union is declared as eight longs (its alignment), and ep4j writes only
+     * its first int.
+     */
+    public static final StructLayout CU_LAUNCH_ATTRIBUTE = MemoryLayout.structLayout(
+            JAVA_INT.withName("id"),
+            MemoryLayout.sequenceLayout(4, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(8, JAVA_LONG).withName("value")).withName("CUlaunchAttribute");
+
+    /** {@code CUlaunchConfig}, 56 bytes: what {@code cuLaunchKernelEx} launches. */
+    public static final StructLayout CU_LAUNCH_CONFIG = MemoryLayout.structLayout(
+            JAVA_INT.withName("gridDimX"),
+            JAVA_INT.withName("gridDimY"),
+            JAVA_INT.withName("gridDimZ"),
+            JAVA_INT.withName("blockDimX"),
+            JAVA_INT.withName("blockDimY"),
+            JAVA_INT.withName("blockDimZ"),
+            JAVA_INT.withName("sharedMemBytes"),
+            MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("hStream"),
+            ADDRESS.withName("attrs"),
+            JAVA_INT.withName("numAttrs"),
+            MemoryLayout.paddingLayout(4)).withName("CUlaunchConfig");
+
     /** Every driver struct ep4j declares: the CI check covers each. */
-    public static final List<StructLayout> ALL = List.of(CU_MEM_LOCATION, CU_MEM_ALLOCATION_PROP, CU_MEM_ACCESS_DESC);
+    public static final List<StructLayout> ALL = List.of(CU_MEM_LOCATION, CU_MEM_ALLOCATION_PROP, CU_MEM_ACCESS_DESC,
+            CU_LAUNCH_ATTRIBUTE, CU_LAUNCH_CONFIG);
 
     static final long LOCATION_TYPE_OFFSET = CU_MEM_LOCATION.byteOffset(groupElement("type"));
     static final long LOCATION_ID_OFFSET = CU_MEM_LOCATION.byteOffset(groupElement("id"));
@@ -57,6 +84,18 @@ public final class DriverStructs {
     static final long PROP_LOCATION_OFFSET = CU_MEM_ALLOCATION_PROP.byteOffset(groupElement("location"));
     static final long ACCESS_LOCATION_OFFSET = CU_MEM_ACCESS_DESC.byteOffset(groupElement("location"));
     static final long ACCESS_FLAGS_OFFSET = CU_MEM_ACCESS_DESC.byteOffset(groupElement("flags"));
+    static final long ATTRIBUTE_ID_OFFSET = CU_LAUNCH_ATTRIBUTE.byteOffset(groupElement("id"));
+    static final long ATTRIBUTE_VALUE_OFFSET = CU_LAUNCH_ATTRIBUTE.byteOffset(groupElement("value"));
+    static final long CONFIG_GRID_X_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("gridDimX"));
+    static final long CONFIG_GRID_Y_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("gridDimY"));
+    static final long CONFIG_GRID_Z_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("gridDimZ"));
+    static final long CONFIG_BLOCK_X_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("blockDimX"));
+    static final long CONFIG_BLOCK_Y_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("blockDimY"));
+    static final long CONFIG_BLOCK_Z_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("blockDimZ"));
+    static final long CONFIG_SHARED_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("sharedMemBytes"));
+    static final long CONFIG_STREAM_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("hStream"));
+    static final long CONFIG_ATTRS_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("attrs"));
+    static final long CONFIG_NUM_ATTRS_OFFSET = CU_LAUNCH_CONFIG.byteOffset(groupElement("numAttrs"));
 
     /** Writes a device location (type DEVICE, id = the ordinal) at {@code at}. */
     static void deviceLocation(MemorySegment at, int ordinal) {

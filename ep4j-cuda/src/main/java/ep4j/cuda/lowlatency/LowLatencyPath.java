@@ -132,7 +132,7 @@ public final class LowLatencyPath implements AutoCloseable {
         if (trace != null) {
             trace.arm();
         }
-        rt.launch(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
+        rt.launchOverlapped(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
         RecvHook hook = null;
         EpEvent event = EpEvent.completed();
         if (a.returnRecvHook()) {
@@ -178,7 +178,7 @@ public final class LowLatencyPath implements AutoCloseable {
         }
         rt.context.makeCurrent();
         fill(st.slot, LlPhase.RECEIVE, st.tokens, st.topk, st.mode);
-        rt.launch(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
+        rt.launchOverlapped(rt.kernels.llDispatch, sendBlocks, KernelConstants.LL_THREADS, 0, params);
         st.received = true;
         return rt.finish(st.op, true);
     }
@@ -254,7 +254,7 @@ public final class LowLatencyPath implements AutoCloseable {
             if (trace != null) {
                 trace.arm();
             }
-            rt.launch(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
+            rt.launchOverlapped(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
             if (!a.returnRecvHook()) {
                 event = rt.finish(st.op, a.async());
                 st.received = true;
@@ -283,7 +283,7 @@ public final class LowLatencyPath implements AutoCloseable {
         }
         rt.context.makeCurrent();
         fillCombine(st, LlPhase.RECEIVE);
-        rt.launch(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
+        rt.launchOverlapped(rt.kernels.llCombine, sendBlocks, KernelConstants.LL_THREADS, 0, params);
         st.received = true;
         return rt.finish(st.op, true);
     }
