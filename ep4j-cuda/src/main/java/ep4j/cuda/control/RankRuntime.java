@@ -34,6 +34,9 @@ import java.lang.foreign.ValueLayout;
  */
 public final class RankRuntime implements AutoCloseable {
     private static final int EVENT_RING = 256;
+    /** {@code -Dep4j.cuda.overlapLaunches=false} launches every kernel plainly (to compare, or as a way out). */
+    private static final boolean OVERLAP_LAUNCHES =
+            !"false".equalsIgnoreCase(System.getProperty("ep4j.cuda.overlapLaunches"));
 
     public final int rank;
     public final int ranks;
@@ -151,17 +154,8 @@ public final class RankRuntime implements AutoCloseable {
 
     /** Launches {@code f} on the rank's stream with one parameter struct. */
     public void launch(CudaFunction f, int grid, int threads, int sharedBytes, Params p) {
-        try {
-            f.launch(grid, 1, threads, sharedBytes, stream, args.reset().struct(p.segment(), p.struct().alignment()));
-        } catch (RuntimeException e) {
-            broken = f.name() + ": launch failed: " + e.getMessage();
-            throw e;
-        }
+        launch(f, grid, threads, sharedBytes, p, false);
     }
-
-    /** {@code -Dep4j.cuda.overlapLaunches=false} launches every kernel plainly (to compare, or as a way out). */
-    private static final boolean OVERLAP_LAUNCHES =
-            !"false".equalsIgnoreCase(System.getProperty("ep4j.cuda.overlapLaunches"));
 
     /**
      * Launches {@code f} like {@link #launch}, allowed to begin while the kernel ahead of it on the
@@ -169,13 +163,17 @@ public final class RankRuntime implements AutoCloseable {
      * ({@code griddepcontrol.wait}) before it reads or writes anything.
      */
     public void launchOverlapped(CudaFunction f, int grid, int threads, int sharedBytes, Params p) {
-        if (!OVERLAP_LAUNCHES) {
-            launch(f, grid, threads, sharedBytes, p);
-            return;
-        }
+        launch(f, grid, threads, sharedBytes, p, OVERLAP_LAUNCHES);
+    }
+
+    private void launch(CudaFunction f, int grid, int threads, int sharedBytes, Params p, boolean overlapped) {
         try {
-            f.launchOverlapped(grid, threads, sharedBytes, stream,
-                    args.reset().struct(p.segment(), p.struct().alignment()));
+            KernelArgs a = args.reset().struct(p.segment(), p.struct().alignment());
+            if (overlapped) {
+                f.launchOverlapped(grid, threads, sharedBytes, stream, a);
+            } else {
+                f.launch(grid, 1, threads, sharedBytes, stream, a);
+            }
         } catch (RuntimeException e) {
             broken = f.name() + ": launch failed: " + e.getMessage();
             throw e;
