@@ -146,6 +146,31 @@ __device__ __forceinline__ void signal_peer(unsigned long long* line_on_peer, in
   store_release_sys(line_on_peer + rank, value);
 }
 
+// The spin of every bounded wait: `ready` (a bool()) is tried once, and then until it holds or,
+// every 256 tries, `give_up` (a bool(uint64_t waited_ns)) says to stop; whether it became ready.
+// The first try costs no clock read, so a wait that is already over stays cheap.
+template <typename Ready, typename GiveUp>
+__device__ __forceinline__ bool spin_until(Ready ready, GiveUp give_up) {
+  if (ready()) return true;
+  const uint64_t start = global_timer_ns();
+  for (unsigned int spin = 1;; spin++) {
+    if (ready()) return true;
+    if ((spin & 255u) == 0 && give_up(global_timer_ns() - start)) return false;
+  }
+}
+
+// Why a wait of this op gives up, checked as it spins: the op already failed here (false
+// otherwise), or the time ran out (kTimeout, naming the peer, what it saw, what was awaited).
+__device__ __forceinline__ bool wait_gives_up(const Op& op, uint64_t waited_ns, long long timeout_ns, int peer,
+                                              long long seen, long long expected, int wait) {
+  if (op_failed(op)) return true;
+  if ((long long)waited_ns > timeout_ns) {
+    op_error(op, kTimeout, peer, seen, expected, wait);
+    return true;
+  }
+  return false;
+}
+
 // Spins until word >= n: a peer reached call n. `data` waits are for what call n delivers: they
 // fail (kPeerFailed) when the word says the peer's call n itself failed (n | kPoison). Other
 // waits (a slot is free again, a peer is done reading) only need the peer to have got that far:
@@ -154,21 +179,12 @@ __device__ __forceinline__ void signal_peer(unsigned long long* line_on_peer, in
 // what was awaited), or when the op already failed here.
 __device__ __forceinline__ bool wait_signal(const Op& op, const unsigned long long* word, unsigned long long n,
                                             int peer, int wait, long long timeout_ns, bool data = true) {
-  unsigned long long v = load_acquire_sys(word);
-  if ((v & ~kPoison) < n) {
-    const uint64_t start = global_timer_ns();
-    for (unsigned int spin = 1;; spin++) {
-      v = load_acquire_sys(word);
-      if ((v & ~kPoison) >= n) break;
-      if ((spin & 255u) == 0) {
-        if (op_failed(op)) return false;
-        if ((long long)(global_timer_ns() - start) > timeout_ns) {
-          op_error(op, kTimeout, peer, (long long)(v & ~kPoison), (long long)n, wait);
-          return false;
-        }
-      }
-    }
-  }
+  unsigned long long v = 0;
+  if (!spin_until([&] { return ((v = load_acquire_sys(word)) & ~kPoison) >= n; },
+                  [&](uint64_t waited) {
+                    return wait_gives_up(op, waited, timeout_ns, peer, (long long)(v & ~kPoison), (long long)n, wait);
+                  }))
+    return false;
   if (v == kAbortWord) {
     op_error(op, kAborted, peer, 0, (long long)n, wait);
     return false;
@@ -189,21 +205,13 @@ __device__ __forceinline__ bool wait_count(const Op& op, const unsigned long lon
                                            const unsigned long long* poison, unsigned long long n, int blocks, int peer,
                                            int wait, long long timeout_ns) {
   const unsigned long long target = n * (unsigned long long)blocks;
-  unsigned long long v = load_acquire_sys(count);
-  if (v < target) {
-    const uint64_t start = global_timer_ns();
-    for (unsigned int spin = 1;; spin++) {
-      v = load_acquire_sys(count);
-      if (v >= target) break;
-      if ((spin & 255u) == 0) {
-        if (op_failed(op)) return false;
-        if ((long long)(global_timer_ns() - start) > timeout_ns) {
-          op_error(op, kTimeout, peer, (long long)(v / (unsigned long long)blocks), (long long)n, wait);
-          return false;
-        }
-      }
-    }
-  }
+  unsigned long long v = 0;
+  if (!spin_until([&] { return (v = load_acquire_sys(count)) >= target; },
+                  [&](uint64_t waited) {
+                    return wait_gives_up(op, waited, timeout_ns, peer, (long long)(v / (unsigned long long)blocks),
+                                         (long long)n, wait);
+                  }))
+    return false;
   const unsigned long long failed = load_volatile_u64(poison);
   if (v >= kAbortWord || failed >= kAbortWord) {
     op_error(op, kAborted, peer, 0, (long long)n, wait);

@@ -51,26 +51,17 @@ template <class P>
 __device__ __forceinline__ int mailbox_take(const P& p, const Op& op, const unsigned long long* w,
                                             unsigned long long nx, int peer) {
   const unsigned int tag = (unsigned int)nx;
-  unsigned long long v = load_volatile_u64(w);
-  if ((unsigned int)(v >> 32) != tag) {
-    const uint64_t start = global_timer_ns();
-    for (unsigned int spin = 1;; spin++) {
-      v = load_volatile_u64(w);
-      if ((unsigned int)(v >> 32) == tag) break;
-      if ((spin & 255u) == 0) {
-        if (op_failed(op)) return -1;
-        if (load_volatile_u64(op.ctrl->notify + peer) >= kAbortWord) {
-          op_error(op, kAborted, peer, 0, (long long)nx, kWaitNotify);
-          return -1;
-        }
-        if ((long long)(global_timer_ns() - start) > p.timeout_ns) {
-          op_error(op, kTimeout, peer, (long long)(v >> 32), (long long)nx, kWaitNotify);
-          return -1;
-        }
-      }
-    }
-  }
-  return (int)(unsigned int)v;
+  unsigned long long v = 0;
+  const bool ok = spin_until([&] { return (unsigned int)((v = load_volatile_u64(w)) >> 32) == tag; },
+                             [&](uint64_t waited) {
+                               if (!op_failed(op) && load_volatile_u64(op.ctrl->notify + peer) >= kAbortWord) {
+                                 op_error(op, kAborted, peer, 0, (long long)nx, kWaitNotify);
+                                 return true;
+                               }
+                               return wait_gives_up(op, waited, p.timeout_ns, peer, (long long)(v >> 32),
+                                                    (long long)nx, kWaitNotify);
+                             });
+  return ok ? (int)(unsigned int)v : -1;
 }
 
 // Every rank's totals of call nx, rows[i][d]: the tokens source i sends to rank d, by the block's

@@ -17,7 +17,7 @@ __device__ __forceinline__ int warp_inclusive_scan(int v, int lane) {
 
 }  // namespace ep4j
 
-extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads) ep4j_notify(const __grid_constant__ ep4j::NotifyParams p) {
+extern "C" __global__ void __launch_bounds__(ep4j::kNotifyThreads, 1) ep4j_notify(const __grid_constant__ ep4j::NotifyParams p) {
   using namespace ep4j;
   __shared__ int warp_sums[kMaxRanks][32];
   __shared__ int totals[kMaxRanks];
