@@ -155,7 +155,7 @@ public final class Bench {
             for (var e : byCapacity.entrySet()) {
                 BufferSpec llSpec = BufferSpec.normal(s.hidden(), 1).maxTopk(s.topk()).lowLatency(e.getKey(), s.experts());
                 try (EpBuffers buffers = group.allocate(llSpec)) {
-                        for (int t : e.getValue()) {
+                    for (int t : e.getValue()) {
                         List<BenchResult> rs = lowLatencyPoint(buffers, t, t == s.llTokens());
                         sweep.addAll(rs);
                         if (t == s.llTokens()) {
