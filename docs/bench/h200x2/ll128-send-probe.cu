@@ -18,6 +18,12 @@
 //   4 y8 mix weak  mode 3 with weak stores (st.global) instead of st.volatile
 //   5 rows mix   plain rows (16-byte loads and stores, no flags), 512 remote and 512 local: the
 //                pushed combine's send half on main
+//   6 y8 mix polled       mode 3 while 65 more blocks on each GPU spin on the flags of the lines
+//                         arriving there, a warp per line group, as the combine's receivers do
+//                         (66 writers only: the pollers need the other SMs)
+//   7 y8 mix polled 200ns  mode 6 with a 200 ns pause between two looks at a group
+// (modes 6 and 7 added in session 13, after the first run: is it the polling that slows the
+// token-ordered combine's senders?)
 // A unit is 8 line groups (32 lines, 4 KiB) or 4 KiB of a plain row: every load of a unit is in
 // flight before its first store, as in the kernels.
 //
@@ -128,12 +134,30 @@ struct Times {
 };
 
 // Blocks [0, G) write; block G waits for the peer's G counts of this launch.
+// Blocks (G, gridDim.x) poll: each warp waits until the 4 lines of a line group of the remote
+// rows landing here carry this launch's flag.
+template <int kMode>
+__device__ __forceinline__ void poll_lines(const unsigned char* my_buf, unsigned int launch, int poller, int pollers,
+                                           int lane, int warp, int warps) {
+  const int sub = lane & 7;
+  for (int i = warp * pollers + poller; i < kRows * kGroups; i += pollers * warps) {
+    const unsigned char* p = my_buf + (long long)(i / kGroups) * kRowBytes + 512 * (i % kGroups) + 16 * lane;
+    for (;;) {
+      unsigned long long a, b;
+      asm volatile("ld.volatile.global.v2.u64 {%0, %1}, [%2];" : "=l"(a), "=l"(b) : "l"(p));
+      if (__all_sync(0xffffffffu, sub != 7 || b == launch)) break;
+      if (kMode == 7) __nanosleep(200);
+    }
+  }
+}
+
 template <int kMode>
 __global__ void __launch_bounds__(kThreads) probe(unsigned char* peer_buf, unsigned char* my_buf, const unsigned char* y,
                                                   unsigned long long* peer_count, const unsigned long long* my_count,
                                                   unsigned int launch, Times* t, const volatile unsigned int* gate,
-                                                  unsigned long long* peer_arrive, unsigned long long* my_arrive) {
-  const int G = gridDim.x - 1;
+                                                  unsigned long long* peer_arrive, unsigned long long* my_arrive,
+                                                  int writers) {
+  const int G = writers;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = kThreads / 32;
   if (threadIdx.x == 0) {
     while (*gate != launch) {
@@ -153,6 +177,10 @@ __global__ void __launch_bounds__(kThreads) probe(unsigned char* peer_buf, unsig
       }
       t->done_ns = now_ns();
     }
+    return;
+  }
+  if ((int)blockIdx.x > G) {
+    poll_lines<kMode>(my_buf, launch, blockIdx.x - G - 1, gridDim.x - G - 1, lane, warp, warps);
     return;
   }
   const bool mix = kMode >= 3;
@@ -181,14 +209,14 @@ __global__ void __launch_bounds__(kThreads) probe(unsigned char* peer_buf, unsig
 
 using Kernel = void (*)(unsigned char*, unsigned char*, const unsigned char*, unsigned long long*,
                         const unsigned long long*, unsigned int, Times*, const volatile unsigned int*,
-                        unsigned long long*, unsigned long long*);
+                        unsigned long long*, unsigned long long*, int);
 
 int main() {
   int n = 0;
   CK(cudaGetDeviceCount(&n));
   if (n < 2) { printf("needs 2 GPUs\n"); return 1; }
-  const Kernel kernels[] = {probe<0>, probe<1>, probe<2>, probe<3>, probe<4>, probe<5>};
-  const char* names[] = {"regs", "y8", "y16", "y8 mix", "y8 mix weak", "rows mix"};
+  const Kernel kernels[] = {probe<0>, probe<1>, probe<2>, probe<3>, probe<4>, probe<5>, probe<6>, probe<7>};
+  const char* names[] = {"regs", "y8", "y16", "y8 mix", "y8 mix weak", "rows mix", "y8 mix polled", "y8 mix poll 200ns"};
   const size_t buf_bytes = (size_t)2 * kRows * kRowBytes, y_bytes = (size_t)2 * kRows * kPayload;
   unsigned char* buf[2]; unsigned char* y[2]; unsigned long long* count[2]; unsigned long long* arrive[2]; Times* t[2];
   unsigned int* gate;
@@ -205,7 +233,9 @@ int main() {
   }
   const int iters = 300;
   for (int writers : {66, 131}) {  // plus the waiting block: every block of both grids resident
-    for (int mode = 0; mode < 6; mode++) {
+    for (int mode = 0; mode < 8; mode++) {
+      if (mode >= 6 && writers > 66) continue;  // the pollers need SMs of their own
+      const int pollers = mode >= 6 ? 65 : 0;
       unsigned int launches = 0;
       *(volatile unsigned int*)gate = 0;
       for (int g = 0; g < 2; g++) {
@@ -219,8 +249,9 @@ int main() {
           CK(cudaSetDevice(g));
           CK(cudaMemcpyAsync(t[g], &init, sizeof(Times), cudaMemcpyHostToDevice, s[g]));
           // One kernel of `writers` blocks plus the waiting block: at most one block per SM either way.
-          kernels[mode]<<<writers + 1, kThreads, 0, s[g]>>>(buf[1 - g], buf[g], y[g], count[1 - g], count[g], launches,
-                                                            t[g], gate, arrive[1 - g], arrive[g]);
+          kernels[mode]<<<writers + 1 + pollers, kThreads, 0, s[g]>>>(buf[1 - g], buf[g], y[g], count[1 - g], count[g],
+                                                                      launches, t[g], gate, arrive[1 - g], arrive[g],
+                                                                      writers);
           CK(cudaGetLastError());
         }
         *(volatile unsigned int*)gate = launches;
@@ -233,7 +264,7 @@ int main() {
       }
       std::sort(span.begin(), span.end());
       const double med = span[span.size() / 2];
-      const double crossed = mode == 5 ? (double)kRows * kPayload : (double)kRows * kRowBytes;
+      const double crossed = mode == 5 ? (double)kRows * kPayload : (double)kRows * kRowBytes;  // polled: lines
       printf("writers %3d  %-12s delivered in %6.1f us (p10 %6.1f, p90 %6.1f): %5.0f GB/s across NVLink\n", writers,
              names[mode], med, span[span.size() / 10], span[span.size() * 9 / 10], crossed / med / 1e3);
     }
