@@ -107,6 +107,11 @@ final class TcpStore implements AutoCloseable {
         return dropped.get();
     }
 
+    /** Connections accepted that have not joined yet (a drop is counted before its slot is freed). */
+    int unjoined() {
+        return unjoined.get();
+    }
+
     /**
      * Waits until every rank has left (said BYE, or lost its connection after joining), at most
      * {@code timeout}.
