@@ -193,7 +193,7 @@ class CaseTimerTest {
         AtomicInteger awaits = new AtomicInteger();
         // Rank 0's spans all take 1 us; rank 1's: two pipelined spans, then send/receive pairs.
         KernelTiming[] timings = {new ScriptedTiming(logs.get(0), 1),
-            new ScriptedTiming(logs.get(1), 300, 500, 7, 70, 9, 90, 8, 80)};
+            new ScriptedTiming(logs.get(1), 300_000, 500_000, 7, 70, 9, 90, 8, 80)};
         CaseTimer t = timer(CALLS, SPANS);
         long before = bar.done();
         BenchResult r = t.measure(BenchCase.LL_DISPATCH_BF16, 4, 128, new long[][] {{1, 2}, {3, 4}}, false, true,
@@ -219,9 +219,10 @@ class CaseTimerTest {
         assertNotNull(p);
         assertEquals(CALLS, p.calls());
         assertEquals(SPANS, p.spans());
-        assertEquals((300 + 500) / 2.0 / CALLS, p.gpuMicros(), 1e-9, "slowest rank per span, median, per call");
+        assertEquals((300_000 + 500_000) / 2.0 / CALLS, p.gpuMicros(), 1e-9, "slowest rank per span, median, per call");
         assertTrue(p.wallMicros() > 0, p.toString());
-        assertTrue(p.issueMicros() >= 0 && p.issueMicros() < 200, p.toString());
+        // The scripted spans are long (0.2 s per call), so no pause of a loaded machine makes issuing look host-bound.
+        assertTrue(p.issueMicros() >= 0, p.toString());
         assertFalse(p.hostBound(), p.toString());
         assertNull(BenchReport.hostBoundNote(List.of(r)));
         assertEquals(r.timeMicros() - p.gpuMicros(), r.hostMicros(), 1e-9);

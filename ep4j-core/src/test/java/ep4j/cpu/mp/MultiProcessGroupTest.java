@@ -136,7 +136,7 @@ class MultiProcessGroupTest {
         CountDownLatch lateDone = new CountDownLatch(1);
         Groups.Run<Long> run = Groups.asProcesses(3, spec, (r, buf) -> {
             if (r == 2) {
-                Thread.sleep(900);
+                Thread.sleep(1500); // well past the others' 600 ms timeout, even on a loaded machine
             }
             long start = System.nanoTime();
             EpException e;
