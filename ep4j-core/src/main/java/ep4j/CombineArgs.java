@@ -11,15 +11,12 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code CombineArgs.of(expertOut, dispatched.handle()).bias(sharedExpertOut)}</pre>
  */
-public final class CombineArgs {
+public final class CombineArgs extends NormalCallArgs<CombineArgs> {
     private final Tensor x;
     private final DispatchHandle handle;
     private @Nullable Tensor topkWeights;
     private @Nullable Tensor bias0;
     private @Nullable Tensor bias1;
-    private Config config = Config.auto();
-    private @Nullable EpEvent previous;
-    private boolean async;
 
     private CombineArgs(Tensor x, DispatchHandle handle) {
         this.x = x;
@@ -74,41 +71,6 @@ public final class CombineArgs {
     }
 
     /**
-     * Performance knobs; they never change the result.
-     *
-     * @param config the knobs ({@link Config#auto()} by default)
-     * @return these arguments
-     */
-    public CombineArgs config(Config config) {
-        this.config = config;
-        return this;
-    }
-
-    /**
-     * An event the call waits for before it starts (on a GPU: the communication stream waits
-     * for it, the host does not).
-     *
-     * @param event the event, or null for none
-     * @return these arguments
-     */
-    public CombineArgs previous(@Nullable EpEvent event) {
-        this.previous = event;
-        return this;
-    }
-
-    /**
-     * Return as soon as the work is queued; {@link Combined#event()} tells when the results are
-     * ready.
-     *
-     * @param async true for an asynchronous call (false by default)
-     * @return these arguments
-     */
-    public CombineArgs async(boolean async) {
-        this.async = async;
-        return this;
-    }
-
-    /**
      * The expert outputs.
      *
      * @return {@code x}
@@ -151,32 +113,5 @@ public final class CombineArgs {
      */
     public @Nullable Tensor bias1() {
         return bias1;
-    }
-
-    /**
-     * The performance knobs.
-     *
-     * @return the config
-     */
-    public Config config() {
-        return config;
-    }
-
-    /**
-     * The event to wait for.
-     *
-     * @return the event, or null
-     */
-    public @Nullable EpEvent previous() {
-        return previous;
-    }
-
-    /**
-     * Whether the call returns once queued.
-     *
-     * @return true for an asynchronous call
-     */
-    public boolean async() {
-        return async;
     }
 }

@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  * DispatchArgs.fp8(xFp8, scales).cached(handle)
  * }</pre>
  */
-public final class DispatchArgs {
+public final class DispatchArgs extends NormalCallArgs<DispatchArgs> {
     private final Tensor x;
     private final @Nullable Tensor scales;
     private @Nullable Tensor topkIdx;
@@ -21,9 +21,6 @@ public final class DispatchArgs {
     private @Nullable DispatchHandle handle;
     private int expertAlignment = 1;
     private int numWorstTokens;
-    private Config config = Config.auto();
-    private @Nullable EpEvent previous;
-    private boolean async;
 
     private DispatchArgs(Tensor x, @Nullable Tensor scales) {
         this.x = x;
@@ -118,41 +115,6 @@ public final class DispatchArgs {
     }
 
     /**
-     * Performance knobs; they never change the result.
-     *
-     * @param config the knobs ({@link Config#auto()} by default)
-     * @return these arguments
-     */
-    public DispatchArgs config(Config config) {
-        this.config = config;
-        return this;
-    }
-
-    /**
-     * An event the call waits for before it starts (on a GPU: the communication stream waits
-     * for it, the host does not).
-     *
-     * @param event the event, or null for none
-     * @return these arguments
-     */
-    public DispatchArgs previous(@Nullable EpEvent event) {
-        this.previous = event;
-        return this;
-    }
-
-    /**
-     * Return as soon as the work is queued; {@link Dispatched#event()} tells when the results
-     * are ready.
-     *
-     * @param async true for an asynchronous call (false by default)
-     * @return these arguments
-     */
-    public DispatchArgs async(boolean async) {
-        this.async = async;
-        return this;
-    }
-
-    /**
      * The tokens.
      *
      * @return {@code x}
@@ -231,32 +193,5 @@ public final class DispatchArgs {
      */
     public int numWorstTokens() {
         return numWorstTokens;
-    }
-
-    /**
-     * The performance knobs.
-     *
-     * @return the config
-     */
-    public Config config() {
-        return config;
-    }
-
-    /**
-     * The event to wait for.
-     *
-     * @return the event, or null
-     */
-    public @Nullable EpEvent previous() {
-        return previous;
-    }
-
-    /**
-     * Whether the call returns once queued.
-     *
-     * @return true for an asynchronous call
-     */
-    public boolean async() {
-        return async;
     }
 }
