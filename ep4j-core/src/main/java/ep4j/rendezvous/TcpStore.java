@@ -107,11 +107,6 @@ final class TcpStore implements AutoCloseable {
         return dropped.get();
     }
 
-    /** Connections accepted that have not joined yet (a drop is counted before its slot is freed). */
-    int unjoined() {
-        return unjoined.get();
-    }
-
     /**
      * Waits until every rank has left (said BYE, or lost its connection after joining), at most
      * {@code timeout}.
@@ -172,10 +167,14 @@ final class TcpStore implements AutoCloseable {
         }
     }
 
-    /** One connection: HELLO, then requests until BYE, end of stream, or a bad frame. */
+    /**
+     * One connection: HELLO, then requests until BYE, end of stream, or a bad frame. A dropped
+     * connection is counted ({@link #dropped()}) only once its slot is free again.
+     */
     private void serve(Socket socket) {
         Object peer = socket.getRemoteSocketAddress();
         int rank = -1;
+        boolean gone = false;
         try (socket) {
             socket.setTcpNoDelay(true);
             FrameDeadline in = new FrameDeadline(new BufferedInputStream(socket.getInputStream()), socket);
@@ -188,7 +187,7 @@ final class TcpStore implements AutoCloseable {
                 in.disarm();
                 if (f == null) {
                     if (rank < 0) {
-                        drop(peer, rank, "closed before saying HELLO");
+                        gone = warnDropped(peer, rank, "closed before saying HELLO");
                     }
                     return;
                 }
@@ -198,6 +197,7 @@ final class TcpStore implements AutoCloseable {
                 if (rank < 0) {
                     rank = hello(f, out, peer);
                     if (rank < 0) {
+                        gone = true;
                         return;
                     }
                 } else if (!answer(rank, f, out)) {
@@ -205,11 +205,11 @@ final class TcpStore implements AutoCloseable {
                 }
             }
         } catch (BadFrameException e) {
-            drop(peer, rank, e.getMessage());
+            gone = warnDropped(peer, rank, e.getMessage());
         } catch (SocketTimeoutException e) {
-            drop(peer, rank, "a frame did not arrive whole within " + limits.frameTimeout().toMillis() + " ms");
+            gone = warnDropped(peer, rank, "a frame did not arrive whole within " + limits.frameTimeout().toMillis() + " ms");
         } catch (EOFException e) {
-            drop(peer, rank, "the connection ended inside a frame");
+            gone = warnDropped(peer, rank, "the connection ended inside a frame");
         } catch (IOException e) {
             if (!closed) {
                 LOG.log(System.Logger.Level.DEBUG, "rendezvous connection of rank " + rank + " ended: " + e);
@@ -221,10 +221,13 @@ final class TcpStore implements AutoCloseable {
             } else {
                 unjoined.decrementAndGet();
             }
+            if (gone) {
+                dropped.incrementAndGet();
+            }
         }
     }
 
-    /** The rank that joined, or -1 after an ERROR reply (the connection is then closed). */
+    /** The rank that joined, or -1 after an ERROR reply (the connection is then dropped). */
     private int hello(Frame f, OutputStream out, Object peer) throws IOException {
         if (f.type() != Type.HELLO) {
             throw new BadFrameException("expected HELLO first, got " + f.type());
@@ -235,7 +238,7 @@ final class TcpStore implements AutoCloseable {
         in.end();
         String refused = state.join(rank, theirSize);
         if (refused != null) {
-            drop(peer, -1, refused);
+            warnDropped(peer, -1, refused);
             Wire.write(out, digest, Type.ERROR, new Payload().str(refused).build());
             return -1;
         }
@@ -308,8 +311,14 @@ final class TcpStore implements AutoCloseable {
 
     private void drop(Object peer, int rank, String why) {
         dropped.incrementAndGet();
+        warnDropped(peer, rank, why);
+    }
+
+    /** Logs a drop (serve counts it once the connection's slot is free); true. */
+    private boolean warnDropped(Object peer, int rank, String why) {
         LOG.log(System.Logger.Level.WARNING, "rendezvous store on port " + server.getLocalPort()
                 + " dropped the connection from " + peer + (rank >= 0 ? " (rank " + rank + ")" : "") + ": " + why);
+        return true;
     }
 
     private static void closeQuietly(Socket s) {

@@ -371,7 +371,7 @@ class TcpRendezvousTest {
             }
         }
         // Once those went away, ranks join.
-        eventually(() -> store.dropped() >= 3 && store.unjoined() == 0, "the idle ones ended and freed their slots");
+        eventually(() -> store.dropped() >= 3, "the idle ones ended"); // counted once their slots are free
         stillServes(client(store, 0, 2), client(store, 1, 2), "k");
     }
 
